@@ -1,0 +1,62 @@
+"""Sensor drivers: one module per chip or device family.
+
+A driver speaks its chip's protocol over a transport it is given (an
+smbus2-compatible bus, a gpiozero pin factory, a sysfs root, a DHT object);
+it never opens hardware itself. `read()` returns ``{quantity: value}`` with
+the units of `QUANTITIES`, or raises a `DriverError`.
+
+Error tree::
+
+    DriverError
+    ├── SensorNotFound      nothing answers at the address / pin / path
+    ├── NotReady            the sensor answered but has no result yet
+    ├── ChecksumError       (also ValueError) the data failed its CRC
+    ├── BusError            (also OSError) the bus itself failed (stuck, I/O error)
+    └── DriverConfigError   (also ValueError) an option the driver cannot use
+"""
+from __future__ import annotations
+
+
+class DriverError(Exception):
+    """Root of every error a driver raises."""
+
+
+class SensorNotFound(DriverError):
+    """No device answered where the driver looked for it."""
+
+
+class NotReady(DriverError):
+    """The device answered but had no measurement to give yet."""
+
+
+class ChecksumError(DriverError, ValueError):
+    """Data from the device failed its checksum."""
+
+
+class BusError(DriverError, OSError):
+    """The bus failed (stuck line, adapter I/O error) rather than one device."""
+
+
+class DriverConfigError(DriverError, ValueError):
+    """A driver option the driver or chip cannot use."""
+
+
+# quantity -> unit; the one table of quantities and units.
+QUANTITIES: dict[str, str] = {
+    "temperature": "°C",
+    "humidity": "%RH",
+    "pressure": "hPa",
+    "state": "",
+    "count": "",
+    "rate": "1/s",
+}
+
+__all__ = [
+    "QUANTITIES",
+    "BusError",
+    "ChecksumError",
+    "DriverConfigError",
+    "DriverError",
+    "NotReady",
+    "SensorNotFound",
+]

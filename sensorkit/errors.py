@@ -1,0 +1,46 @@
+"""The application's error tree (drivers have their own: `drivers.DriverError`).
+
+::
+
+    SensorkitError
+    ├── ConfigError            (also ValueError) bad config file, option or CLI value
+    ├── BoardError             board unknown, not detected, or a pin/bus it lacks
+    └── UploadError
+        ├── TransientUploadError   try again later (network, 5xx, 429)
+        └── PermanentUploadError   the data itself was refused
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+
+class SensorkitError(Exception):
+    """Root of sensorkit's own errors."""
+
+
+class ConfigError(SensorkitError, ValueError):
+    """A config problem. `problems` holds every message when several were found."""
+
+    def __init__(self, message: str, problems: Optional[list[str]] = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems) if problems else [message]
+
+
+class BoardError(SensorkitError):
+    """The board could not be chosen or does not offer what was asked."""
+
+
+class UploadError(SensorkitError):
+    """An uploader could not deliver a batch."""
+
+
+class TransientUploadError(UploadError):
+    """Delivery failed for a reason that may pass; retry later."""
+
+    def __init__(self, message: str, retry_after_s: Optional[float] = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class PermanentUploadError(UploadError):
+    """The server refused the data itself; retrying the same batch will not help."""
