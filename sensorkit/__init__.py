@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from sensorkit.errors import (
-    BoardError,
     ConfigError,
     PermanentUploadError,
     SensorkitError,
@@ -13,7 +12,6 @@ from sensorkit.errors import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "BoardError",
     "ConfigError",
     "PermanentUploadError",
     "SensorkitError",

@@ -4,7 +4,6 @@
 
     SensorkitError
     ├── ConfigError            (also ValueError) bad config file, option or CLI value
-    ├── BoardError             board unknown, not detected, or a pin/bus it lacks
     └── UploadError
         ├── TransientUploadError   try again later (network, 5xx, 429)
         └── PermanentUploadError   the data itself was refused
@@ -24,10 +23,6 @@ class ConfigError(SensorkitError, ValueError):
     def __init__(self, message: str, problems: Optional[list[str]] = None) -> None:
         super().__init__(message)
         self.problems = list(problems) if problems else [message]
-
-
-class BoardError(SensorkitError):
-    """The board could not be chosen or does not offer what was asked."""
 
 
 class UploadError(SensorkitError):

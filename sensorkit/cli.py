@@ -1,0 +1,377 @@
+"""The `sensorkit` command. It parses arguments and prints; `sensorkit.system` does the work.
+
+Exit status: 0 success, 1 a sensor failed (`read`) or an unexpected error,
+2 bad input (arguments, config, board, pins) with a message saying how to fix it.
+Everything heavy is imported inside the commands so `--help` starts fast.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any, Optional
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+PROG = "sensorkit"
+
+
+class BadInput(Exception):
+    """An error the user can fix; printed without a traceback, exit 2."""
+
+
+def _version() -> str:
+    from sensorkit import __version__
+
+    return __version__
+
+
+class _VersionAction(argparse.Action):
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        print(f"{PROG} {_version()}")
+        parser.exit()
+
+
+def _duration(text: str) -> float:
+    from sensorkit.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-c", "--config", metavar="FILE",
+        help="config file (default: ./sensorkit.toml, then the user config dir, then "
+        "/etc/sensorkit/sensorkit.toml)",
+    )
+
+
+def _add_board(parser: argparse.ArgumentParser, *, simulate: bool = True) -> None:
+    parser.add_argument(
+        "--board", metavar="NAME|auto",
+        help="board profile (overrides the config's [device] board); `sensorkit boards` lists them",
+    )
+    if simulate:
+        parser.add_argument(
+            "--simulate", action="store_true",
+            help="use emulated twins of every sensor instead of real hardware "
+            "(with no config file: the built-in demo)",
+        )
+        parser.add_argument("--seed", type=int, default=0, metavar="N",
+                            help="seed of the simulated world (default 0)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more detail on stderr (-vv for debug)")
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Read sensors on a Raspberry Pi on a steady schedule and deliver the readings.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action=_VersionAction, help="show the version and exit")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", parents=[common], help="sample every configured sensor until stopped",
+                              description="Sample every configured sensor on its interval until stopped "
+                              "(Ctrl-C / SIGTERM) or for --duration.")
+    _add_config(run)
+    _add_board(run)
+    run.add_argument("--output", choices=("console", "jsonl"),
+                     help="console: a live table (default on a terminal); jsonl: one JSON object per "
+                     "reading per line (default otherwise)")
+    run.add_argument("--duration", type=_duration, metavar="SECONDS",
+                     help='stop after this long ("30", "90s", "5m")')
+    run.add_argument("--state-dir", metavar="DIR",
+                     help="where sensorkit keeps its state (default: $XDG_STATE_HOME/sensorkit, "
+                     "or /var/lib/sensorkit for root)")
+
+    read = commands.add_parser("read", parents=[common], help="read every configured sensor once",
+                               description="Read every configured sensor once. Exit 0 when all answered, "
+                               "1 when any failed.")
+    _add_config(read)
+    _add_board(read)
+    read.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    boards = commands.add_parser("boards", parents=[common], help="list the board profiles",
+                                 description="List the board profiles and what each offers.")
+    boards.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    validate = commands.add_parser("validate", parents=[common], help="check a config file",
+                                   description="Check a config without touching hardware; prints OK or "
+                                   "every problem found (exit 2).")
+    _add_config(validate)
+    _add_board(validate, simulate=False)
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    _setup_logging(args.verbose)
+    handler = {"run": cmd_run, "read": cmd_read, "boards": cmd_boards, "validate": cmd_validate}
+    try:
+        return handler[args.command](args)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - the one place that turns errors into messages
+        bad = _bad_input_message(exc)
+        if bad is not None:
+            print(f"{PROG}: error: {bad}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if args.verbose:
+            raise
+        print(f"{PROG}: unexpected error: {type(exc).__name__}: {exc} (run with -v for details)",
+              file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _bad_input_message(exc: Exception) -> Optional[str]:
+    from boards import BoardError
+
+    from sensorkit.errors import ConfigError
+
+    if isinstance(exc, (ConfigError, BoardError, BadInput)):
+        return str(exc)
+    return None
+
+
+def _setup_logging(verbose: int) -> None:
+    import logging
+
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format=f"{PROG}: %(levelname)s: %(message)s", stream=sys.stderr)
+
+
+# --------------------------------------------------------------------------- config
+
+
+def _load(args: argparse.Namespace, *, allow_demo: bool) -> Any:
+    from sensorkit import config as cfg
+
+    if args.config:
+        return cfg.load_config(args.config)
+    path = cfg.find_config()
+    if path is not None:
+        return cfg.load_config(path)
+    if allow_demo:
+        from sensorkit.system import demo_config
+
+        return demo_config()
+    raise BadInput(cfg.no_config_message())
+
+
+def _build(args: argparse.Namespace) -> Any:
+    from sensorkit.system import build_system
+
+    config = _load(args, allow_demo=args.simulate)
+    return build_system(config, board=args.board, simulate=args.simulate, seed=args.seed)
+
+
+# --------------------------------------------------------------------------- run
+
+
+def default_state_dir() -> str:
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return "/var/lib/sensorkit"
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "sensorkit")
+
+
+def _prepare_state_dir(path: str) -> str:
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"cannot create the state dir {path}: {exc.strerror} — "
+                       "choose another with --state-dir DIR") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise BadInput(f"the state dir {path} is not writable by this user — "
+                       "fix its permissions or choose another with --state-dir DIR")
+    return path
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+    import threading
+
+    from sensorkit.output import ConsoleOutput, JsonlOutput, OutputClosed
+
+    log = logging.getLogger("sensorkit")
+    state_dir = _prepare_state_dir(args.state_dir or default_state_dir())
+    output_kind = args.output or ("console" if sys.stdout.isatty() else "jsonl")
+    system = _build(args)
+    stop = threading.Event()
+    with system:
+        if output_kind == "console":
+            output: Any = ConsoleOutput(sys.stdout, title=_title(system), wall_ms=system.clock.time_ms)
+        else:
+            output = JsonlOutput(sys.stdout)
+        closed = threading.Event()
+
+        def sink(readings: list[Any]) -> None:
+            try:
+                output.write(readings)
+            except OutputClosed:
+                closed.set()
+                stop.set()
+
+        sampler = system.sampler(sink)
+        if isinstance(output, ConsoleOutput):
+            output._status = sampler.status
+            root = logging.getLogger()
+            for handler in list(root.handlers):
+                root.removeHandler(handler)
+            root.addHandler(output.log_handler())
+
+        def on_signal(signum: int, frame: Any) -> None:
+            stop.set()
+
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        log.info("sampling %d sensor(s) on %s; state in %s", len(system.sensors), system.profile.name, state_dir)
+        worker = threading.Thread(target=sampler.run, args=(stop, args.duration), name="sampler", daemon=True)
+        worker.start()
+        try:
+            while worker.is_alive():
+                worker.join(0.25)
+                if not closed.is_set():
+                    try:
+                        output.refresh()
+                    except OutputClosed:
+                        closed.set()
+                        stop.set()
+        finally:
+            stop.set()
+            worker.join(2.0)
+            stuck = sampler.stop(timeout_s=2.0)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            if not closed.is_set():
+                output.close()
+        for name in stuck:
+            print(f"{PROG}: warning: sensor '{name}' was still reading when stopped; left behind",
+                  file=sys.stderr)
+    if closed.is_set():
+        # The reader went away: point stdout at /dev/null so the interpreter's final flush is quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return EXIT_OK
+
+
+def _title(system: Any) -> str:
+    mode = "simulated" if system.simulated else "hardware"
+    return (f"sensorkit — board {system.profile.name} ({mode}), config {system.config.source}, "
+            f"{len(system.sensors)} sensor(s); Ctrl-C stops")
+
+
+# --------------------------------------------------------------------------- read
+
+
+def cmd_read(args: argparse.Namespace) -> int:
+    import json
+
+    from sensorkit.output import format_value
+
+    with _build(args) as system:
+        results = system.read_once()
+    failed = [(h, r) for h, r in results if isinstance(r, Exception)]
+    if args.json:
+        doc = {
+            "board": system.profile.name,
+            "simulated": system.simulated,
+            "readings": [r.to_dict() for _, rs in results if not isinstance(rs, Exception) for r in rs],
+            "errors": [
+                {"sensor": h.name, "where": h.resolved.where(), "error": type(e).__name__, "message": str(e)}
+                for h, e in failed
+            ],
+        }
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        for handle, result in results:
+            where = handle.resolved.where()
+            if isinstance(result, Exception):
+                print(f"{handle.name:<16} FAILED  {type(result).__name__}: {result} ({where})")
+                continue
+            for reading in result:
+                print(f"{handle.name:<16} {reading.series:<28} {format_value(reading.value):>10} {reading.unit}")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+# --------------------------------------------------------------------------- boards
+
+
+def cmd_boards(args: argparse.Namespace) -> int:
+    import json
+
+    import boards
+
+    profiles = [boards.get_profile(name) for name in boards.profile_names()]
+    if args.json:
+        print(json.dumps([p.to_dict() for p in profiles], indent=2))
+        return EXIT_OK
+    for profile in profiles:
+        buses = ", ".join(f"{n} (SDA GPIO{b.sda}, SCL GPIO{b.scl})" for n, b in sorted(profile.i2c_buses.items()))
+        print(f"{profile.name}")
+        print(f"  {profile.description}")
+        if profile.models:
+            print(f"  detected from:  {'; '.join(profile.models)}")
+        print(f"  I2C buses:      {buses or 'none (declare them in [device] i2c_buses)'}")
+        onewire = f"GPIO{profile.onewire_pin}" if profile.onewire_pin is not None else "none"
+        print(f"  1-wire pin:     {onewire}")
+        print(f"  GPIO pins:      {_ranges(sorted(profile.gpio_pins)) or 'none (declare them in [device] gpio_pins)'}")
+        if profile.reserved:
+            reserved = ", ".join(f"GPIO{p} {why}" for p, why in sorted(profile.reserved.items()))
+            print(f"  reserved:       {reserved}")
+        print(f"  pin factory:    {profile.pin_factory or 'gpiozero default'}")
+        print()
+    return EXIT_OK
+
+
+def _ranges(numbers: list[int]) -> str:
+    parts: list[str] = []
+    for number in numbers:
+        if parts and parts[-1][1] == number - 1:
+            parts[-1] = (parts[-1][0], number)
+        else:
+            parts.append((number, number))  # type: ignore[arg-type]
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in parts)  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------- validate
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    import boards
+
+    from sensorkit.config import resolve
+    from sensorkit.errors import ConfigError
+    from sensorkit.system import choose_board
+
+    config = _load(args, allow_demo=False)
+    try:
+        profile = choose_board(config, args.board)
+    except boards.BoardNotDetected:
+        print(f"OK: {config.source}: {len(config.sensors)} sensor(s); board is 'auto' and this machine "
+              "is not a known board, so buses and pins were not checked — add --board NAME to check them")
+        return EXIT_OK
+    try:
+        resolved = resolve(config, profile)
+    except ConfigError as exc:
+        raise BadInput(f"{config.source} does not fit board '{profile.name}':\n" + "\n".join(exc.problems)) from None
+    print(f"OK: {config.source}: {len(resolved)} enabled sensor(s) on board {profile.name}")
+    for sensor in resolved:
+        print(f"  {sensor.name:<16} {sensor.config.driver:<12} {sensor.where():<28} "
+              f"every {sensor.config.interval_s:g} s")
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""Composition: from a config to a running system (board, transports, drivers, sampler).
+
+The one place that knows how the pieces fit. The CLI only parses arguments
+and prints; tests build systems here directly.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Optional, Union
+
+from sensorkit.clock import SystemClock
+from sensorkit.config import Config, ResolvedSensor, apply_device_overrides, parse_config, resolve
+from sensorkit.errors import ConfigError
+from sensorkit.readings import Reading
+from sensorkit.sampler import SampledSensor, Sampler, Sink
+
+log = logging.getLogger(__name__)
+
+DEMO_SOURCE = "<built-in demo>"
+DEMO_CONFIG = """\
+# The built-in demo: `sensorkit run --simulate` uses it when no config file is found.
+[device]
+board = "simulated"
+
+[[sensor]]
+name = "greenhouse"
+driver = "sht3x"
+address = 0x44
+interval = "2s"
+
+[[sensor]]
+name = "outside"
+driver = "sht3x"
+address = 0x45
+interval = "5s"
+
+[[sensor]]
+name = "door"
+driver = "gpio_input"
+pin = "GPIO17"
+interval = "1s"
+"""
+
+
+def demo_config() -> Config:
+    return parse_config(DEMO_CONFIG, DEMO_SOURCE)
+
+
+def choose_board(config: Config, board: Optional[str] = None, *, simulate: bool = False) -> Any:
+    """The board profile to use: `board` (from --board) over the config's, 'auto' detects.
+
+    Under `simulate`, an 'auto' board that cannot be detected is the `simulated`
+    board, since the point is to run anywhere.
+    """
+    import boards
+
+    name = board or config.device.board
+    if name == "auto":
+        try:
+            profile = boards.detect()
+        except boards.BoardNotDetected:
+            if not simulate:
+                raise
+            profile = boards.get_profile("simulated")
+    else:
+        profile = boards.get_profile(name)
+    return apply_device_overrides(config, profile)
+
+
+@dataclass
+class SensorHandle:
+    resolved: ResolvedSensor
+    driver: Any
+    sampled: SampledSensor
+
+    @property
+    def name(self) -> str:
+        return self.resolved.name
+
+
+class System:
+    """A board with its transports and the drivers of every enabled sensor."""
+
+    def __init__(self, config: Config, profile: Any, transports: Any, clock: Any) -> None:
+        self.config = config
+        self.profile = profile
+        self.transports = transports
+        self.clock = clock
+        self.sensors: list[SensorHandle] = []
+        self._bus_locks: dict[int, threading.Lock] = {}
+
+    @property
+    def simulated(self) -> bool:
+        return bool(self.transports.simulated)
+
+    def sampler(self, sink: Sink, **kwargs: Any) -> Sampler:
+        return Sampler([s.sampled for s in self.sensors], sink, clock=self.clock, **kwargs)
+
+    def read_once(self) -> list[tuple[SensorHandle, Union[list[Reading], Exception]]]:
+        """One reading of every sensor, one after the other: (sensor, readings or error)."""
+        results: list[tuple[SensorHandle, Union[list[Reading], Exception]]] = []
+        for handle in self.sensors:
+            sampled = handle.sampled
+            try:
+                if sampled.lock is not None:
+                    sampled.lock.acquire()
+                try:
+                    timestamp_ms = self.clock.time_ms()
+                    values = sampled.read()
+                finally:
+                    if sampled.lock is not None:
+                        sampled.lock.release()
+                readings = [
+                    Reading(sampled.series[q][0], handle.name, q, v, sampled.series[q][1], timestamp_ms)
+                    for q, v in values.items()
+                    if q in sampled.series
+                ]
+                results.append((handle, readings))
+            except Exception as exc:  # noqa: BLE001 - reported per sensor, the rest still read
+                log.debug("sensor '%s' failed", handle.name, exc_info=True)
+                results.append((handle, exc))
+        return results
+
+    def close(self) -> None:
+        for handle in self.sensors:
+            close = getattr(handle.driver, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:  # noqa: BLE001 - closing must go on for the others
+                    log.debug("closing sensor '%s' failed", handle.name, exc_info=True)
+        self.transports.close()
+
+    def __enter__(self) -> System:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ building
+    def _bus_lock(self, number: int) -> threading.Lock:
+        return self._bus_locks.setdefault(number, threading.Lock())
+
+    def _add(self, resolved: ResolvedSensor, phase_s: float) -> None:
+        from drivers import QUANTITIES, DriverConfigError
+
+        sensor = resolved.config
+        spec = sensor.spec
+        options = dict(sensor.options)
+        if self.transports.simulated:
+            self.transports.add_twin(
+                spec.name,
+                name=sensor.name,
+                bus=resolved.bus,
+                address=resolved.address,
+                pin=resolved.pin,
+                options=options,
+            )
+        cls = spec.load_class()
+        try:
+            if spec.transport == "i2c":
+                assert resolved.bus is not None
+                driver = cls(
+                    self.transports.i2c(resolved.bus), resolved.address, sleep=self.clock.sleep, **options
+                )
+                lock: Optional[threading.Lock] = self._bus_lock(resolved.bus)
+                lock_name = f"I2C bus {resolved.bus}"
+            else:
+                driver = cls(resolved.pin, pin_factory=self.transports.pin_factory(), **options)
+                lock, lock_name = None, ""
+        except DriverConfigError as exc:
+            line = f":{sensor.line}" if sensor.line else ""
+            raise ConfigError(f"{self.config.source}{line}: [[sensor]] '{sensor.name}': {exc}") from None
+
+        transports = self.transports
+
+        def read() -> Any:
+            transports.prepare(sensor.name)
+            return driver.read()
+
+        series = {q: (name, QUANTITIES.get(q, "")) for q, name in sensor.series.items()}
+        sampled = SampledSensor(
+            name=sensor.name,
+            read=read,
+            interval_s=sensor.interval_s,
+            series=series,
+            lock=lock,
+            lock_name=lock_name,
+            phase_s=phase_s,
+        )
+        self.sensors.append(SensorHandle(resolved, driver, sampled))
+
+
+def _phases(sensors: Sequence[ResolvedSensor]) -> dict[str, float]:
+    """Spread the sensors of one bus over their shortest interval, so they rarely wait for each other."""
+    by_bus: dict[int, list[ResolvedSensor]] = {}
+    for sensor in sensors:
+        if sensor.bus is not None:
+            by_bus.setdefault(sensor.bus, []).append(sensor)
+    phases: dict[str, float] = {}
+    for group in by_bus.values():
+        shortest = min(s.config.interval_s for s in group)
+        for index, sensor in enumerate(group):
+            phases[sensor.name] = index * shortest / len(group)
+    return phases
+
+
+def build_system(
+    config: Config,
+    *,
+    board: Optional[str] = None,
+    simulate: bool = False,
+    seed: int = 0,
+    clock: Any = None,
+) -> System:
+    """Choose the board, check the config against it and build every enabled sensor.
+
+    Raises ConfigError / boards.BoardError for anything the user must fix.
+    """
+    clock = clock or SystemClock()
+    profile = choose_board(config, board, simulate=simulate)
+    resolved = resolve(config, profile)
+    if simulate or profile.simulated:
+        from boards.simulated import SimulatedTransports
+        from boards.world import World
+
+        transports: Any = SimulatedTransports(profile, clock, World(seed=seed))
+    else:
+        from boards.transports import HardwareTransports
+
+        transports = HardwareTransports(profile)
+    system = System(config, profile, transports, clock)
+    phases = _phases(resolved)
+    try:
+        for sensor in resolved:
+            system._add(sensor, phases.get(sensor.name, 0.0))
+    except BaseException:
+        system.close()
+        raise
+    return system
