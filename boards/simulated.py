@@ -68,8 +68,14 @@ class SimulatedTransports:
         address: Optional[int] = None,
         pin: Optional[int] = None,
         options: Optional[dict[str, Any]] = None,
+        fault: Optional[str] = None,
     ) -> Any:
-        """Put the emulated twin of `driver` where the sensor `name` is configured."""
+        """Put the emulated twin of `driver` where the sensor `name` is configured.
+
+        `fault` makes the twin misbehave from the start, as a miswired sensor
+        would: "absent" (NACKs everything), "crc" (corrupt checksums) or
+        "stuck-bus" (the whole bus times out).
+        """
         options = options or {}
         key = name
         if driver == "sht3x":
@@ -78,6 +84,10 @@ class SimulatedTransports:
             assert bus is not None and address is not None
             chip = EmulatedSHT3x(clock=self.clock.monotonic)
             self.i2c(bus).attach(address, chip)
+            chip.absent = fault == "absent"
+            chip.corrupt_crc = fault == "crc"
+            if fault == "stuck-bus":
+                self.i2c(bus).stuck = True
 
             def refresh_sht3x(wall_s: float) -> None:
                 chip.temperature = self.world.temperature_c(key, wall_s)
@@ -85,6 +95,8 @@ class SimulatedTransports:
 
             self._refresh[name] = refresh_sht3x
             return chip
+        if fault is not None:
+            raise BoardError(f"the emulated {driver} cannot show the fault '{fault}'")
         if driver == "gpio_input":
             assert pin is not None
             mock_pin = self.pin_factory().pin(pin)

@@ -1,0 +1,173 @@
+"""The simulated world that emulated sensors measure.
+
+Every value is a pure function of ``(seed, sensor key, time)``: randomness
+comes from hashing those, never from a shared generator, so results do not
+depend on call order or on which thread asks, and a World needs no lock.
+
+Temperature = per-key base + daily cycle + weather drift + measurement noise.
+Humidity follows the noise-free temperature at constant absolute humidity
+(so it falls as the air warms), plus its own slow drift and noise.
+Motion is a few short seeded events per hour.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+__all__ = ["SHT3X_HUMIDITY_SIGMA_RH", "SHT3X_TEMPERATURE_SIGMA_C", "World"]
+
+SECONDS_PER_DAY = 86_400
+SECONDS_PER_HOUR = 3_600
+# Daily cycle: coldest just before dawn, warmest mid-afternoon. The rise
+# (10 h) is shorter than the fall (14 h), as in real diurnal curves.
+COLDEST_HOUR = 5.0
+WARMEST_HOUR = 15.0
+# Per-key base temperature: indoor rooms to a warm greenhouse.
+BASE_TEMPERATURE_C = (18.0, 26.0)
+# Half the day's peak-to-peak swing, per key.
+DAILY_AMPLITUDE_C = (2.0, 4.0)
+# Weather: value noise with knots every 20 min (short-term wobble) and every
+# 6 h (fronts); smooth interpolation keeps consecutive readings close.
+WEATHER_KNOT_S = 20 * 60
+WEATHER_SIGMA_C = 0.5
+FRONT_KNOT_S = 6 * SECONDS_PER_HOUR
+FRONT_SIGMA_C = 1.0
+# Per-key relative humidity at the base temperature.
+BASE_HUMIDITY_RH = (40.0, 65.0)
+HUMIDITY_KNOT_S = 2 * SECONDS_PER_HOUR
+HUMIDITY_DRIFT_SIGMA_RH = 3.0
+MIN_RH, MAX_RH = 0.0, 100.0
+# Magnus formula coefficients over water (Sonntag 1990), for saturation pressure.
+MAGNUS_B = 17.62
+MAGNUS_C_C = 243.12
+# Measurement noise at datasheet accuracy (Sensirion SHT3x: typical ±0.2 °C and
+# ±2 %RH accuracy; taken as roughly 2 σ).
+SHT3X_TEMPERATURE_SIGMA_C = 0.1
+SHT3X_HUMIDITY_SIGMA_RH = 1.0
+# Motion: each 1-minute window holds an event with probability 5 % (about three
+# per hour), starting anywhere in the window and lasting 5-30 s. Events are
+# shorter than a window, so a time only needs its own and the previous window.
+MOTION_WINDOW_S = 60
+MOTION_EVENT_PROBABILITY = 0.05
+MOTION_DURATION_S = (5.0, 30.0)
+# Noise is drawn per millisecond timestamp: one reading, one draw.
+_NOISE_TICKS_PER_S = 1000
+_UNIT_BITS = 53  # a double's mantissa: uniform floats in [0, 1)
+
+
+def _smoothstep(fraction: float) -> float:
+    # C1-continuous easing between knots: no kinks in the drift curve.
+    return fraction * fraction * (3.0 - 2.0 * fraction)
+
+
+def _saturation_hpa(temperature_c: float) -> float:
+    return 6.112 * math.exp(MAGNUS_B * temperature_c / (MAGNUS_C_C + temperature_c))
+
+
+class World:
+    """A seedable, deterministic, thread-safe simulated environment.
+
+    *utc_offset_s* shifts the daily cycle to local time (wall times are UTC);
+    it is a parameter rather than read from the system so results stay pure.
+    """
+
+    def __init__(self, seed: int = 0, *, utc_offset_s: float = 0.0) -> None:
+        self._seed = seed
+        self._hash_key = str(seed).encode()
+        self._utc_offset_s = utc_offset_s
+
+    @property
+    def seed(self) -> int:
+        return self._seed
+
+    def __repr__(self) -> str:
+        return f"World(seed={self._seed!r}, utc_offset_s={self._utc_offset_s!r})"
+
+    # --- seeded primitives ---------------------------------------------------
+
+    def _uniform(self, key: str, stream: str, index: int) -> float:
+        """A uniform float in [0, 1) fixed by (seed, key, stream, index)."""
+        message = f"{stream}\x1f{index}\x1f{key}".encode()
+        digest = hashlib.blake2b(message, digest_size=8, key=self._hash_key).digest()
+        return (int.from_bytes(digest, "big") >> (64 - _UNIT_BITS)) / (1 << _UNIT_BITS)
+
+    def _gauss(self, key: str, stream: str, index: int) -> float:
+        """A standard normal draw fixed by its arguments (Box-Muller)."""
+        u1 = 1.0 - self._uniform(key, stream + ".r", index)  # (0, 1]: log is finite
+        u2 = self._uniform(key, stream + ".a", index)
+        return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+
+    def _between(self, key: str, stream: str, bounds: tuple[float, float]) -> float:
+        low, high = bounds
+        return low + (high - low) * self._uniform(key, stream, 0)
+
+    def _value_noise(self, key: str, stream: str, wall_s: float, knot_s: float) -> float:
+        """Smooth standard-normal-ish drift: seeded knots, eased in between."""
+        position = wall_s / knot_s
+        knot = math.floor(position)
+        left = self._gauss(key, stream, knot)
+        right = self._gauss(key, stream, knot + 1)
+        return left + (right - left) * _smoothstep(position - knot)
+
+    def _reading_noise(self, key: str, stream: str, wall_s: float) -> float:
+        return self._gauss(key, stream, round(wall_s * _NOISE_TICKS_PER_S))
+
+    # --- the world -----------------------------------------------------------
+
+    def daily_shape(self, wall_s: float) -> float:
+        """-1 at COLDEST_HOUR, +1 at WARMEST_HOUR, smooth in between."""
+        hour = ((wall_s + self._utc_offset_s) % SECONDS_PER_DAY) / SECONDS_PER_HOUR
+        rise_h = WARMEST_HOUR - COLDEST_HOUR
+        if COLDEST_HOUR <= hour < WARMEST_HOUR:
+            return -math.cos(math.pi * (hour - COLDEST_HOUR) / rise_h)
+        fall_h = 24.0 - rise_h
+        return math.cos(math.pi * ((hour - WARMEST_HOUR) % 24.0) / fall_h)
+
+    def true_temperature_c(self, key: str, wall_s: float) -> float:
+        """The air temperature at sensor *key*, before measurement noise."""
+        base = self._between(key, "temperature.base", BASE_TEMPERATURE_C)
+        amplitude = self._between(key, "temperature.amplitude", DAILY_AMPLITUDE_C)
+        weather = WEATHER_SIGMA_C * self._value_noise(
+            key, "weather", wall_s, WEATHER_KNOT_S
+        ) + FRONT_SIGMA_C * self._value_noise(key, "front", wall_s, FRONT_KNOT_S)
+        return base + amplitude * self.daily_shape(wall_s) + weather
+
+    def temperature_c(
+        self, key: str, wall_s: float, *, noise_c: float = SHT3X_TEMPERATURE_SIGMA_C
+    ) -> float:
+        """What a sensor *key* reads at *wall_s*: true temperature + N(0, noise_c²)."""
+        noise = noise_c * self._reading_noise(key, "temperature.noise", wall_s)
+        return self.true_temperature_c(key, wall_s) + noise
+
+    def true_humidity_rh(self, key: str, wall_s: float) -> float:
+        """Relative humidity at *key* before noise, clamped to 0..100 %RH."""
+        base_c = self._between(key, "temperature.base", BASE_TEMPERATURE_C)
+        base_rh = self._between(key, "humidity.base", BASE_HUMIDITY_RH)
+        # Same water content in warmer air is a lower relative humidity.
+        ratio = _saturation_hpa(base_c) / _saturation_hpa(self.true_temperature_c(key, wall_s))
+        drift = HUMIDITY_DRIFT_SIGMA_RH * self._value_noise(
+            key, "humidity.drift", wall_s, HUMIDITY_KNOT_S
+        )
+        return min(MAX_RH, max(MIN_RH, base_rh * ratio + drift))
+
+    def humidity_rh(
+        self, key: str, wall_s: float, *, noise_rh: float = SHT3X_HUMIDITY_SIGMA_RH
+    ) -> float:
+        """What sensor *key* reads at *wall_s*, kept within 0..100 %RH."""
+        noise = noise_rh * self._reading_noise(key, "humidity.noise", wall_s)
+        return min(MAX_RH, max(MIN_RH, self.true_humidity_rh(key, wall_s) + noise))
+
+    def motion(self, key: str, wall_s: float) -> bool:
+        """Whether motion sensor *key* sees movement at *wall_s*."""
+        window = math.floor(wall_s / MOTION_WINDOW_S)
+        for candidate in (window, window - 1):
+            if self._uniform(key, "motion.event", candidate) >= MOTION_EVENT_PROBABILITY:
+                continue
+            start = (candidate + self._uniform(key, "motion.start", candidate)) * MOTION_WINDOW_S
+            duration = MOTION_DURATION_S[0] + (
+                MOTION_DURATION_S[1] - MOTION_DURATION_S[0]
+            ) * self._uniform(key, "motion.duration", candidate)
+            if start <= wall_s < start + duration:
+                return True
+        return False
