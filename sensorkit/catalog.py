@@ -6,7 +6,7 @@ config loader validates against and what the composition module builds from.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 # option kinds understood by the config loader
@@ -38,7 +38,8 @@ class DriverSpec:
     default_interval_s: float = 10.0
     min_interval_s: float = 0.05
     address_help: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    # faults its emulated twin can show under --simulate (`simulate_fault = "..."`)
+    simulated_faults: tuple[str, ...] = ()
 
     def load_class(self) -> Callable[..., Any]:
         module_name, _, attr = self.target.partition(":")
@@ -74,6 +75,7 @@ DRIVERS: dict[str, DriverSpec] = {
             # 15 ms conversion plus the bus transactions: 20 Hz is the most a
             # single-shot SHT3x sustains, and it self-heats well before that.
             min_interval_s=0.05,
+            simulated_faults=("absent", "crc", "stuck-bus"),
         ),
         DriverSpec(
             name="gpio_input",

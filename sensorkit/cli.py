@@ -89,8 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--duration", type=_duration, metavar="SECONDS",
                      help='stop after this long ("30", "90s", "5m")')
     run.add_argument("--state-dir", metavar="DIR",
-                     help="where sensorkit keeps its state (default: $XDG_STATE_HOME/sensorkit, "
-                     "or /var/lib/sensorkit for root)")
+                     help="where sensorkit keeps its state (default: $XDG_STATE_HOME/sensorkit, else "
+                     "/var/lib/sensorkit for root, else ~/.local/state/sensorkit)")
 
     read = commands.add_parser("read", parents=[common], help="read every configured sensor once",
                                description="Read every configured sensor once. Exit 0 when all answered, "
@@ -181,10 +181,13 @@ def _build(args: argparse.Namespace) -> Any:
 
 
 def default_state_dir() -> str:
+    """$XDG_STATE_HOME/sensorkit when set; else /var/lib/sensorkit for root (the service),
+    ~/.local/state/sensorkit for everyone else."""
+    if os.environ.get("XDG_STATE_HOME"):
+        return os.path.join(os.environ["XDG_STATE_HOME"], "sensorkit")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         return "/var/lib/sensorkit"
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return os.path.join(base, "sensorkit")
+    return os.path.join(os.path.expanduser("~"), ".local", "state", "sensorkit")
 
 
 def _prepare_state_dir(path: str) -> str:

@@ -31,7 +31,7 @@ NAME_RULE = "1-32 letters, digits, '_' or '-', starting and ending with a letter
 
 TOP_LEVEL = ("device", "sensor")
 DEVICE_KEYS = ("board", "i2c_buses", "gpio_pins", "onewire_pin")
-COMMON_SENSOR_KEYS = ("name", "driver", "interval", "enabled", "series")
+COMMON_SENSOR_KEYS = ("name", "driver", "interval", "enabled", "series", "simulate_fault")
 TRANSPORT_KEYS = {"i2c": ("bus", "address"), "gpio": ("pin",)}
 
 
@@ -48,6 +48,7 @@ class SensorConfig:
     address: Optional[int] = None
     pin: Optional[Union[int, str]] = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    simulate_fault: Optional[str] = None  # only honoured under --simulate
     line: Optional[int] = None
     key_lines: Mapping[str, int] = field(default_factory=dict)
 
@@ -449,6 +450,13 @@ class _Checker:
             bad("enabled", f"must be true or false, got {_type_name(enabled)}")
             enabled = True
 
+        fault = raw.get("simulate_fault")
+        if fault is not None and fault not in spec.simulated_faults:
+            faults = ", ".join(f'"{f}"' for f in spec.simulated_faults) or "none"
+            bad("simulate_fault", f"{_short(fault)} is not a fault the emulated {spec.name} can show; "
+                f"it can show: {faults}")
+            fault = None
+
         series = self._series(raw.get("series"), spec, name if isinstance(name, str) else "", bad)
         transport = self._transport(raw, spec, bad)
         options = self._options(raw, spec, bad)
@@ -463,6 +471,7 @@ class _Checker:
             series=series,
             enabled=enabled,
             options=options,
+            simulate_fault=fault,
             line=self.lines.get(path),
             key_lines=lines,
             **transport,

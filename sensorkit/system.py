@@ -158,6 +158,7 @@ class System:
                 address=resolved.address,
                 pin=resolved.pin,
                 options=options,
+                fault=sensor.simulate_fault,
             )
         cls = spec.load_class()
         try:
