@@ -7,28 +7,25 @@ wall-clock time; the driver then talks to the twin exactly as to a chip.
 """
 from __future__ import annotations
 
-import threading
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from boards.errors import BoardError
+from boards.transports import OwnedTransports
 from boards.world import World
 
 Refresh = Callable[[float], None]  # wall-clock seconds -> None
 
 
-class SimulatedTransports:
+class SimulatedTransports(OwnedTransports):
     simulated = True
 
-    def __init__(self, profile: Any, clock: Any, world: Optional[World] = None) -> None:
+    def __init__(self, profile: Any, clock: Any, world: World | None = None) -> None:
         # `clock` has .monotonic() (the twins' conversion timers) and .time_ms()
         # (the world's time of day); the drivers must sleep on the same clock.
-        self.profile = profile
+        super().__init__(profile)
         self.world = world or World(seed=0)
         self.clock = clock
-        self._buses: dict[int, Any] = {}
-        self._factory: Optional[Any] = None
         self._refresh: dict[str, Refresh] = {}
-        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ transports
     def i2c(self, number: int) -> Any:
@@ -49,26 +46,17 @@ class SimulatedTransports:
                 self._factory = MockFactory()
             return self._factory
 
-    def close(self) -> None:
-        with self._lock:
-            for bus in self._buses.values():
-                bus.close()
-            self._buses.clear()
-            if self._factory is not None:
-                self._factory.close()
-                self._factory = None
-
     # ------------------------------------------------------------------ twins
     def add_twin(
         self,
         driver: str,
         *,
         name: str,
-        bus: Optional[int] = None,
-        address: Optional[int] = None,
-        pin: Optional[int] = None,
-        options: Optional[dict[str, Any]] = None,
-        fault: Optional[str] = None,
+        bus: int | None = None,
+        address: int | None = None,
+        pin: int | None = None,
+        options: dict[str, Any] | None = None,
+        fault: str | None = None,
     ) -> Any:
         """Put the emulated twin of `driver` where the sensor `name` is configured.
 

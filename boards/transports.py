@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import errno
 import threading
-from typing import Any, Optional
+from typing import Any
 
 from boards.errors import BoardError
 
@@ -20,16 +20,29 @@ PIN_FACTORIES = {
 }
 
 
-class HardwareTransports:
-    """Real buses and pins of the board this process runs on."""
+class OwnedTransports:
+    """Buses and a pin factory opened on demand, all closed together."""
 
     simulated = False
 
     def __init__(self, profile: Any) -> None:
         self.profile = profile
         self._buses: dict[int, Any] = {}
-        self._factory: Optional[Any] = None
+        self._factory: Any | None = None
         self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            for bus in self._buses.values():
+                bus.close()
+            self._buses.clear()
+            if self._factory is not None:
+                self._factory.close()
+                self._factory = None
+
+
+class HardwareTransports(OwnedTransports):
+    """Real buses and pins of the board this process runs on."""
 
     def i2c(self, number: int) -> Any:
         with self._lock:
@@ -45,15 +58,6 @@ class HardwareTransports:
 
     def prepare(self, sensor_name: str) -> None:
         """Nothing to do on real hardware (the simulated board drives its twins here)."""
-
-    def close(self) -> None:
-        with self._lock:
-            for bus in self._buses.values():
-                bus.close()
-            self._buses.clear()
-            if self._factory is not None:
-                self._factory.close()
-                self._factory = None
 
 
 def _open_smbus(number: int) -> Any:
@@ -77,7 +81,7 @@ def _open_smbus(number: int) -> Any:
         raise BoardError(f"cannot open {device}: {errno.errorcode.get(exc.errno, exc.errno)} {exc.strerror}") from None
 
 
-def make_pin_factory(name: Optional[str]) -> Any:
+def make_pin_factory(name: str | None) -> Any:
     if name is None:
         from gpiozero import Device
 

@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -136,8 +136,8 @@ def bench_startup(runs: int) -> dict[str, Any]:
     }
 
 
-def rows_of(results: dict[str, Any]) -> list[tuple[str, float, str, Optional[str], Optional[bool]]]:
-    rows: list[tuple[str, float, str, Optional[str], Optional[bool]]] = []
+def rows_of(results: dict[str, Any]) -> list[tuple[str, float, str, str | None, bool | None]]:
+    rows: list[tuple[str, float, str, str | None, bool | None]] = []
     if "sampler" in results:
         s = results["sampler"]
         rows += [
@@ -166,7 +166,7 @@ def print_table(results: dict[str, Any]) -> None:
     print(f"\n{results['machine']}")
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--quick", action="store_true",

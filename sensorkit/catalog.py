@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 # option kinds understood by the config loader
 BOOL, INT, FLOAT, STR, CHOICE = "bool", "int", "float", "str", "choice"
@@ -45,7 +45,7 @@ class DriverSpec:
         module_name, _, attr = self.target.partition(":")
         return getattr(importlib.import_module(module_name), attr)
 
-    def option(self, name: str) -> Optional[Option]:
+    def option(self, name: str) -> Option | None:
         for option in self.options:
             if option.name == name:
                 return option

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Optional
+from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 PROG = "sensorkit"
@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -135,9 +135,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         return EXIT_FAILED
 
 
-def _bad_input_message(exc: Exception) -> Optional[str]:
+def _bad_input_message(exc: Exception) -> str | None:
     from boards import BoardError
-
     from sensorkit.errors import ConfigError
 
     if isinstance(exc, (ConfigError, BoardError, BadInput)):
@@ -353,7 +352,6 @@ def _ranges(numbers: list[int]) -> str:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     import boards
-
     from sensorkit.config import resolve
     from sensorkit.errors import ConfigError
     from sensorkit.system import choose_board

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 from sensorkit.catalog import BOOL, CHOICE, DRIVERS, FLOAT, INT, STR, DriverSpec
 from sensorkit.durations import FORMS, format_duration, parse_duration
@@ -44,12 +44,12 @@ class SensorConfig:
     interval_s: float
     series: Mapping[str, str]  # quantity -> series name, for every quantity
     enabled: bool = True
-    bus: Optional[int] = None
-    address: Optional[int] = None
-    pin: Optional[Union[int, str]] = None
+    bus: int | None = None
+    address: int | None = None
+    pin: int | str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
-    simulate_fault: Optional[str] = None  # only honoured under --simulate
-    line: Optional[int] = None
+    simulate_fault: str | None = None  # only honoured under --simulate
+    line: int | None = None
     key_lines: Mapping[str, int] = field(default_factory=dict)
 
     @property
@@ -60,9 +60,9 @@ class SensorConfig:
 @dataclass(frozen=True)
 class DeviceConfig:
     board: str = "auto"
-    i2c_buses: Optional[Mapping[int, tuple[int, int]]] = None
-    gpio_pins: Optional[tuple[int, ...]] = None
-    onewire_pin: Optional[int] = None
+    i2c_buses: Mapping[int, tuple[int, int]] | None = None
+    gpio_pins: tuple[int, ...] | None = None
+    onewire_pin: int | None = None
     key_lines: Mapping[str, int] = field(default_factory=dict)
 
 
@@ -82,9 +82,9 @@ class ResolvedSensor:
     """A sensor with its bus and pin checked against a board."""
 
     config: SensorConfig
-    bus: Optional[int] = None
-    address: Optional[int] = None
-    pin: Optional[int] = None
+    bus: int | None = None
+    address: int | None = None
+    pin: int | None = None
 
     @property
     def name(self) -> str:
@@ -110,7 +110,7 @@ def search_paths() -> list[Path]:
     return [Path.cwd() / CONFIG_NAME, user_config_dir() / CONFIG_NAME, SYSTEM_CONFIG]
 
 
-def find_config() -> Optional[Path]:
+def find_config() -> Path | None:
     for path in search_paths():
         if path.is_file():
             return path
@@ -129,7 +129,7 @@ def no_config_message() -> str:
 # --------------------------------------------------------------------------- loading
 
 
-def load_config(path: Union[str, Path]) -> Config:
+def load_config(path: str | Path) -> Config:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -320,7 +320,7 @@ class _Checker:
         lines = {k[1]: v for k, v in self.lines.items() if len(k) == 2 and k[0] == "device"}
         return DeviceConfig(board, buses, pins, onewire, lines)
 
-    def _device_buses(self, raw: Any) -> Optional[dict[int, tuple[int, int]]]:
+    def _device_buses(self, raw: Any) -> dict[int, tuple[int, int]] | None:
         if raw is None:
             return None
         where = "[device] key 'i2c_buses'"
@@ -343,7 +343,7 @@ class _Checker:
             buses[int(number)] = (pins["sda"], pins["scl"])
         return buses
 
-    def _int_list(self, raw: Any, path: tuple[Any, ...], where: str) -> Optional[tuple[int, ...]]:
+    def _int_list(self, raw: Any, path: tuple[Any, ...], where: str) -> tuple[int, ...] | None:
         if raw is None:
             return None
         if not isinstance(raw, list) or not all(type(v) is int and v >= 0 for v in raw):
@@ -364,7 +364,7 @@ class _Checker:
             self.problem(("sensor",), "sensor", "must be [[sensor]] tables")
             return []
         sensors: list[SensorConfig] = []
-        first_line: dict[str, Optional[int]] = {}
+        first_line: dict[str, int | None] = {}
         series_owner: dict[str, str] = {}
         for index, table in enumerate(raw):
             sensor = self.check_sensor(index, table)
@@ -393,7 +393,7 @@ class _Checker:
             sensors.append(sensor)
         return sensors
 
-    def check_sensor(self, index: int, raw: Any) -> Optional[SensorConfig]:
+    def check_sensor(self, index: int, raw: Any) -> SensorConfig | None:
         path = ("sensor", index)
         if not isinstance(raw, dict):
             self.problem(path, f"[[sensor]] #{index + 1}", "must be a table")
@@ -411,7 +411,7 @@ class _Checker:
             bad("name", f"{_type_name(name)} is not a usable name: use {NAME_RULE}")
 
         driver = raw.get("driver")
-        spec: Optional[DriverSpec] = None
+        spec: DriverSpec | None = None
         if driver is None:
             bad("driver", f"missing: say which driver reads it, one of {', '.join(sorted(DRIVERS))}")
         elif not isinstance(driver, str) or driver not in DRIVERS:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-from typing import Union
 
 _UNITS_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|min|m|h|d)?\s*$")
@@ -10,7 +9,7 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|min|m|h|d)?\s*$")
 FORMS = '"500ms", "10s", "1m", "2h", "1d" or a number of seconds'
 
 
-def parse_duration(value: Union[str, int, float]) -> float:
+def parse_duration(value: str | int | float) -> float:
     """Seconds in `value`; ValueError (saying which forms work) when it is not a duration."""
     if isinstance(value, bool):
         raise ValueError(f"expected a duration such as {FORMS}, got {value!r}")

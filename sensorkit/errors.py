@@ -10,8 +10,6 @@
 """
 from __future__ import annotations
 
-from typing import Optional
-
 
 class SensorkitError(Exception):
     """Root of sensorkit's own errors."""
@@ -20,7 +18,7 @@ class SensorkitError(Exception):
 class ConfigError(SensorkitError, ValueError):
     """A config problem. `problems` holds every message when several were found."""
 
-    def __init__(self, message: str, problems: Optional[list[str]] = None) -> None:
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message)
         self.problems = list(problems) if problems else [message]
 
@@ -32,7 +30,7 @@ class UploadError(SensorkitError):
 class TransientUploadError(UploadError):
     """Delivery failed for a reason that may pass; retry later."""
 
-    def __init__(self, message: str, retry_after_s: Optional[float] = None) -> None:
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
 

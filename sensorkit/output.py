@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, Callable, Optional, TextIO
+from typing import Any, Callable, TextIO
 
 from sensorkit.readings import Reading
 
@@ -63,7 +63,7 @@ class ConsoleOutput:
         stream: TextIO,
         *,
         title: str,
-        status: Optional[Callable[[], list[Any]]] = None,
+        status: Callable[[], list[Any]] | None = None,
         wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     ) -> None:
         self._stream = stream

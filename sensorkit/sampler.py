@@ -23,7 +23,7 @@ import queue
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from sensorkit.clock import SystemClock
 from sensorkit.readings import Reading, Value
@@ -46,9 +46,18 @@ class SampledSensor:
     read: Callable[[], Mapping[str, Value]]
     interval_s: float
     series: Mapping[str, tuple[str, str]]  # quantity -> (series name, unit)
-    lock: Optional[Any] = None  # a threading.Lock shared by the sensors of one bus
+    lock: Any | None = None  # a threading.Lock shared by the sensors of one bus
     lock_name: str = ""
     phase_s: float = 0.0
+
+
+def to_readings(sensor: SampledSensor, values: Mapping[str, Value], timestamp_ms: int) -> list[Reading]:
+    """The readings of one measurement: one per quantity the sensor publishes."""
+    return [
+        Reading(sensor.series[q][0], sensor.name, q, v, sensor.series[q][1], timestamp_ms)
+        for q, v in values.items()
+        if q in sensor.series
+    ]
 
 
 @dataclass(frozen=True)
@@ -60,8 +69,8 @@ class SensorStatus:
     failures: int
     consecutive_failures: int
     overruns: int
-    last_error: Optional[str]
-    last_ok_ms: Optional[int]
+    last_error: str | None
+    last_ok_ms: int | None
     next_due_in_s: float
 
 
@@ -75,10 +84,10 @@ class _State:
         self.failures = 0
         self.consecutive_failures = 0
         self.overruns = 0
-        self.last_error: Optional[str] = None
-        self.last_ok_ms: Optional[int] = None
-        self.queue: queue.SimpleQueue[Optional[float]] = queue.SimpleQueue()
-        self.thread: Optional[threading.Thread] = None
+        self.last_error: str | None = None
+        self.last_ok_ms: int | None = None
+        self.queue: queue.SimpleQueue[float | None] = queue.SimpleQueue()
+        self.thread: threading.Thread | None = None
 
 
 class Sampler:
@@ -90,7 +99,7 @@ class Sampler:
         clock: Any = None,
         threaded: bool = True,
         max_backoff_s: float = 300.0,
-        on_trigger: Optional[TriggerHook] = None,
+        on_trigger: TriggerHook | None = None,
     ) -> None:
         names = [s.name for s in sensors]
         if len(set(names)) != len(names):
@@ -105,7 +114,7 @@ class Sampler:
         self._on_trigger = on_trigger
         self._states = [_State(s) for s in sensors]
         self._lock = threading.Lock()
-        self._start: Optional[float] = None
+        self._start: float | None = None
         self._stopping = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -135,7 +144,7 @@ class Sampler:
                     stuck.append(state.sensor.name)
         return stuck
 
-    def run(self, stop: threading.Event, duration_s: Optional[float] = None) -> None:
+    def run(self, stop: threading.Event, duration_s: float | None = None) -> None:
         """Sample until `stop` is set or `duration_s` has passed."""
         if self._start is None:
             self.start()
@@ -206,7 +215,7 @@ class Sampler:
     def _measure(self, state: _State, due: float) -> None:
         sensor = state.sensor
         readings: list[Reading] = []
-        error: Optional[str] = None
+        error: str | None = None
         failures = 0
         try:
             lock = sensor.lock
@@ -221,10 +230,7 @@ class Sampler:
             finally:
                 if lock is not None:
                     lock.release()
-            for quantity, value in values.items():
-                if quantity in sensor.series:
-                    series, unit = sensor.series[quantity]
-                    readings.append(Reading(series, sensor.name, quantity, value, unit, timestamp_ms))
+            readings = to_readings(sensor, values, timestamp_ms)
         except Exception as exc:  # noqa: BLE001 - a driver's failure must never end the run
             error = f"{type(exc).__name__}: {exc}"
             log.debug("sensor '%s' failed", sensor.name, exc_info=True)

@@ -9,13 +9,13 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any
 
 from sensorkit.clock import SystemClock
 from sensorkit.config import Config, ResolvedSensor, apply_device_overrides, parse_config, resolve
 from sensorkit.errors import ConfigError
 from sensorkit.readings import Reading
-from sensorkit.sampler import SampledSensor, Sampler, Sink
+from sensorkit.sampler import SampledSensor, Sampler, Sink, to_readings
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def demo_config() -> Config:
     return parse_config(DEMO_CONFIG, DEMO_SOURCE)
 
 
-def choose_board(config: Config, board: Optional[str] = None, *, simulate: bool = False) -> Any:
+def choose_board(config: Config, board: str | None = None, *, simulate: bool = False) -> Any:
     """The board profile to use: `board` (from --board) over the config's, 'auto' detects.
 
     Under `simulate`, an 'auto' board that cannot be detected is the `simulated`
@@ -99,9 +99,9 @@ class System:
     def sampler(self, sink: Sink, **kwargs: Any) -> Sampler:
         return Sampler([s.sampled for s in self.sensors], sink, clock=self.clock, **kwargs)
 
-    def read_once(self) -> list[tuple[SensorHandle, Union[list[Reading], Exception]]]:
+    def read_once(self) -> list[tuple[SensorHandle, list[Reading] | Exception]]:
         """One reading of every sensor, one after the other: (sensor, readings or error)."""
-        results: list[tuple[SensorHandle, Union[list[Reading], Exception]]] = []
+        results: list[tuple[SensorHandle, list[Reading] | Exception]] = []
         for handle in self.sensors:
             sampled = handle.sampled
             try:
@@ -113,12 +113,7 @@ class System:
                 finally:
                     if sampled.lock is not None:
                         sampled.lock.release()
-                readings = [
-                    Reading(sampled.series[q][0], handle.name, q, v, sampled.series[q][1], timestamp_ms)
-                    for q, v in values.items()
-                    if q in sampled.series
-                ]
-                results.append((handle, readings))
+                results.append((handle, to_readings(sampled, values, timestamp_ms)))
             except Exception as exc:  # noqa: BLE001 - reported per sensor, the rest still read
                 log.debug("sensor '%s' failed", handle.name, exc_info=True)
                 results.append((handle, exc))
@@ -167,7 +162,7 @@ class System:
                 driver = cls(
                     self.transports.i2c(resolved.bus), resolved.address, sleep=self.clock.sleep, **options
                 )
-                lock: Optional[threading.Lock] = self._bus_lock(resolved.bus)
+                lock: threading.Lock | None = self._bus_lock(resolved.bus)
                 lock_name = f"I2C bus {resolved.bus}"
             else:
                 driver = cls(resolved.pin, pin_factory=self.transports.pin_factory(), **options)
@@ -212,7 +207,7 @@ def _phases(sensors: Sequence[ResolvedSensor]) -> dict[str, float]:
 def build_system(
     config: Config,
     *,
-    board: Optional[str] = None,
+    board: str | None = None,
     simulate: bool = False,
     seed: int = 0,
     clock: Any = None,

@@ -183,7 +183,8 @@ def test_cli_bad_duration_argument_is_exit_2(workdir: Path) -> None:
 def test_cli_real_hardware_missing_i2c_device_says_how_to_enable_it(workdir: Path) -> None:
     if Path("/dev/i2c-1").exists():
         pytest.skip("this machine has /dev/i2c-1")
-    conf = write(workdir / "c.toml", '[device]\nboard = "raspberry-pi-4b"\n[[sensor]]\nname = "air"\ndriver = "sht3x"\n')
+    conf = write(workdir / "c.toml", '[device]\nboard = "raspberry-pi-4b"\n'
+                 '[[sensor]]\nname = "air"\ndriver = "sht3x"\n')
     result = sensorkit("read", "-c", str(conf), cwd=workdir)
     assert_bad_input(result, "/dev/i2c-1 does not exist", "raspi-config")
 

@@ -279,7 +279,8 @@ def test_resolve_generic_board_without_buses_says_how_to_declare_them() -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("500ms", 0.5), ("10s", 10.0), ("1m", 60.0), ("2h", 7200.0), ("1d", 86400.0), (3, 3.0), (0.25, 0.25), ("1.5s", 1.5)],
+    [("500ms", 0.5), ("10s", 10.0), ("1m", 60.0), ("2h", 7200.0), ("1d", 86400.0),
+     (3, 3.0), (0.25, 0.25), ("1.5s", 1.5)],
 )
 def test_durations_parse_every_documented_form(text, seconds) -> None:
     assert parse_duration(text) == seconds

@@ -97,7 +97,9 @@ def test_system_simulated_faults_reach_the_user_as_driver_errors(fake_clock, fau
 
 
 def test_system_simulate_applies_the_chosen_boards_rules(fake_clock: FakeClock) -> None:
-    config = config_of('[device]\nboard = "raspberry-pi-zero-w"\n[[sensor]]\nname = "x"\ndriver = "gpio_input"\npin = 14\n')
+    config = config_of(
+        '[device]\nboard = "raspberry-pi-zero-w"\n[[sensor]]\nname = "x"\ndriver = "gpio_input"\npin = 14\n'
+    )
     with pytest.raises(ConfigError, match="GPIO14"):
         build_system(config, simulate=True, clock=fake_clock)
 
