@@ -45,11 +45,6 @@ class DriverSpec:
         module_name, _, attr = self.target.partition(":")
         return getattr(importlib.import_module(module_name), attr)
 
-    def option(self, name: str) -> Option | None:
-        for option in self.options:
-            if option.name == name:
-                return option
-        return None
 
 
 DRIVERS: dict[str, DriverSpec] = {

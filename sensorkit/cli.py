@@ -229,7 +229,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         sampler = system.sampler(sink)
         if isinstance(output, ConsoleOutput):
-            output._status = sampler.status
+            output.status = sampler.status
             root = logging.getLogger()
             for handler in list(root.handlers):
                 root.removeHandler(handler)
@@ -338,13 +338,14 @@ def cmd_boards(args: argparse.Namespace) -> int:
 
 
 def _ranges(numbers: list[int]) -> str:
-    parts: list[str] = []
+    """[2, 3, 4, 7] -> "2-4, 7"."""
+    runs: list[list[int]] = []
     for number in numbers:
-        if parts and parts[-1][1] == number - 1:
-            parts[-1] = (parts[-1][0], number)
+        if runs and runs[-1][1] == number - 1:
+            runs[-1][1] = number
         else:
-            parts.append((number, number))  # type: ignore[arg-type]
-    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in parts)  # type: ignore[misc]
+            runs.append([number, number])
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
 
 
 # --------------------------------------------------------------------------- validate

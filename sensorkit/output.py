@@ -68,7 +68,7 @@ class ConsoleOutput:
     ) -> None:
         self._stream = stream
         self._title = title
-        self._status = status
+        self.status = status  # set later by whoever owns the sampler
         self._wall_ms = wall_ms
         self._latest: dict[str, Reading] = {}
         self._messages: collections.deque[str] = collections.deque(maxlen=4)
@@ -107,7 +107,7 @@ class ConsoleOutput:
             )
         if len(rows) == 1:
             lines.append("  (waiting for the first readings)")
-        failing = [s for s in (self._status() if self._status else []) if s.last_error]
+        failing = [s for s in (self.status() if self.status else []) if s.last_error]
         for status in failing:
             lines.append(f"  ! {status.name}: {status.last_error} ({status.consecutive_failures} in a row)")
         lines.extend(f"  {m}" for m in messages)

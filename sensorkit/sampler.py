@@ -190,12 +190,16 @@ class Sampler:
                 self._measure(state, due)
         return max(0.0, min(s.due for s in self._states) - self._clock.monotonic())
 
+    def _backoff_s(self, sensor: SampledSensor, failures: int) -> float:
+        """Time from one failed try to the next: 1, 2, 4 ... intervals, capped."""
+        return min(self._max_backoff_s, sensor.interval_s * 2 ** (failures - 1))
+
     def _advance(self, state: _State, now: float) -> None:
         """Move to the next slot on the grid, past `now` and past any back-off."""
         interval = state.sensor.interval_s
         earliest = now
         if state.consecutive_failures:
-            backoff = min(self._max_backoff_s, interval * 2 ** (state.consecutive_failures - 1))
+            backoff = self._backoff_s(state.sensor, state.consecutive_failures)
             earliest = now + max(0.0, backoff - interval)
         slot = state.slot + 1
         if self._due(state, slot) <= earliest:
@@ -258,7 +262,7 @@ class Sampler:
     def _report_failure(self, state: _State, error: str, failures: int) -> None:
         # First failure and then every doubling: visible, without flooding a log for days.
         if failures & (failures - 1) == 0:
-            backoff = min(self._max_backoff_s, state.sensor.interval_s * 2 ** (failures - 1))
+            backoff = self._backoff_s(state.sensor, failures)
             log.warning(
                 "sensor '%s' failed (%d in a row): %s — next try in %.1f s",
                 state.sensor.name,
