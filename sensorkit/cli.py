@@ -123,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         return handler[args.command](args)
     except KeyboardInterrupt:
         return EXIT_OK
+    except BrokenPipeError:  # `sensorkit boards | head`: the reader has all it wanted
+        _silence_stdout()
+        return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - the one place that turns errors into messages
         bad = _bad_input_message(exc)
         if bad is not None:
@@ -263,9 +266,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"{PROG}: warning: sensor '{name}' was still reading when stopped; left behind",
                   file=sys.stderr)
     if closed.is_set():
-        # The reader went away: point stdout at /dev/null so the interpreter's final flush is quiet.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _silence_stdout()
     return EXIT_OK
+
+
+def _silence_stdout() -> None:
+    """The reader went away: point stdout at /dev/null so the interpreter's final flush is quiet."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _title(system: Any) -> str:

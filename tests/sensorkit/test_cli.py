@@ -98,6 +98,16 @@ def test_cli_run_stops_quietly_when_the_reader_goes_away(workdir: Path) -> None:
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
 
 
+@pytest.mark.parametrize("command", ["boards", "boards --json", "read --simulate"])
+def test_cli_other_commands_stop_quietly_when_the_reader_goes_away(workdir: Path, command: str) -> None:
+    result = subprocess.run(
+        f"{sys.executable} -m sensorkit {command} | head -c 1",
+        shell=True, cwd=workdir, capture_output=True, text=True, timeout=TIMEOUT_S,
+        env=dict(os.environ, XDG_STATE_HOME=str(workdir / "state")),
+    )
+    assert result.stderr == ""
+
+
 def test_cli_run_with_a_config_uses_its_sensors(workdir: Path) -> None:
     conf = write(workdir / "my.toml", '[device]\nboard = "raspberry-pi-4b"\n[[sensor]]\nname = "bench"\n'
                  'driver = "sht3x"\naddress = 0x45\ninterval = "200ms"\n')
