@@ -1,0 +1,170 @@
+"""Storage of the local iobeam server: devices, points and the tokens' signing secret in one SQLite database.
+
+A point is (project, device, series, time_us, value), keyed without the
+value, so a repeated point replaces the earlier one and a retried batch never
+doubles data. The value column has no declared type, so SQLite keeps ints as
+ints and floats as floats. One connection serves every request thread,
+behind one lock: the emulator's load is a handful of devices, and a lock
+keeps SQLite's threading rules out of the picture.
+"""
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import string
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NamedTuple
+
+from sensorkit.emulators._http import EmulatorError, HttpError
+from sensorkit.emulators._iobeam_wire import INT64_MAX, Point, Value
+
+ERROR_DEVICE_ID_TAKEN = 150  # iobeam's error codes, from its client library
+ERROR_DEVICE_NAME_TAKEN = 151
+GENERATED_ID_LENGTH = 16
+_ALPHANUMERIC = string.ascii_letters + string.digits
+_DB_FORMAT = b"sensorkit iobeam emulator 1"
+
+
+class StoredPoint(NamedTuple):
+    device_id: str
+    series: str
+    time_us: int
+    value: Value
+
+
+class Device(NamedTuple):
+    device_id: str
+    device_name: str
+    created_ms: int
+
+
+def _random_id(length: int) -> str:
+    return "".join(secrets.choice(_ALPHANUMERIC) for _ in range(length))
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS devices (
+    project_id INTEGER NOT NULL, device_id TEXT NOT NULL, device_name TEXT NOT NULL, created_ms INTEGER NOT NULL,
+    PRIMARY KEY (project_id, device_id), UNIQUE (project_id, device_name));
+-- value has no declared type, so SQLite keeps ints as ints and floats as floats
+CREATE TABLE IF NOT EXISTS points (
+    project_id INTEGER NOT NULL, device_id TEXT NOT NULL, series TEXT NOT NULL, time_us INTEGER NOT NULL,
+    value NOT NULL, PRIMARY KEY (project_id, device_id, series, time_us)) WITHOUT ROWID;
+"""
+
+_EXPORT_QUERY = """
+SELECT device_id, series, time_us, value FROM (
+    SELECT device_id, series, time_us, value,
+           ROW_NUMBER() OVER (PARTITION BY device_id, series ORDER BY time_us DESC) AS newest
+    FROM points
+    WHERE project_id = ? AND (? IS NULL OR device_id = ?) AND (? IS NULL OR series = ?) AND time_us BETWEEN ? AND ?)
+WHERE newest <= ? ORDER BY device_id, series, time_us
+"""
+
+
+class IobeamStore:
+    """Devices, points and the signing secret in one SQLite database; one connection behind one lock."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._closed = False
+        self._db = self._open(path)
+
+    @staticmethod
+    def _open(path: str | None) -> sqlite3.Connection:
+        db = sqlite3.connect(path or ":memory:", check_same_thread=False)
+        try:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables and "meta" not in tables:
+                raise EmulatorError(f"{path}: holds other tables, not an iobeam emulator's; give a new file")
+            if path is not None:
+                db.execute("PRAGMA journal_mode = WAL")
+            with db:
+                db.executescript(_SCHEMA)
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (_DB_FORMAT,))
+            stored = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()[0]
+            if stored != _DB_FORMAT:
+                raise EmulatorError(f"{path}: a database of another program or version ({stored!r})")
+        except sqlite3.Error as exc:
+            db.close()
+            raise EmulatorError(f"{path}: cannot be used as the emulator's database: {exc}") from None
+        except EmulatorError:
+            db.close()
+            raise
+        return db
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._db.close()
+
+    @contextmanager
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._closed:  # a request still in flight while stop() runs
+                raise HttpError(503, "the emulator is shutting down")
+            yield self._db
+
+    def secret(self) -> bytes | None:
+        with self._locked() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'secret'").fetchone()
+        return None if row is None else bytes(row[0])
+
+    def save_secret(self, secret: bytes) -> None:
+        with self._locked() as db, db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('secret', ?)", (secret,))
+
+    def register(self, project_id: int, device_id: str | None, name: str | None, created_ms: int) -> Device:
+        """Registers a device, generating id and name when absent; HttpError 422 (150/151) when taken."""
+        with self._locked() as db, db:
+            def taken(column: str, value: str) -> bool:
+                query = f"SELECT 1 FROM devices WHERE project_id = ? AND {column} = ?"  # column: a literal below
+                return db.execute(query, (project_id, value)).fetchone() is not None
+
+            if device_id is None:
+                device_id = _random_id(GENERATED_ID_LENGTH)
+                while taken("device_id", device_id):
+                    device_id = _random_id(GENERATED_ID_LENGTH)
+            elif taken("device_id", device_id):
+                raise HttpError(422, f"device id {device_id!r} is already registered in project {project_id}",
+                                code=ERROR_DEVICE_ID_TAKEN)
+            if name is None:
+                name = device_id
+                while taken("device_name", name):
+                    name = f"{device_id}-{_random_id(4)}"
+            elif taken("device_name", name):
+                raise HttpError(422, f"device name {name!r} is already used in project {project_id}",
+                                code=ERROR_DEVICE_NAME_TAKEN)
+            db.execute("INSERT INTO devices VALUES (?, ?, ?, ?)", (project_id, device_id, name, created_ms))
+        return Device(device_id, name, created_ms)
+
+    def device(self, project_id: int, device_id: str) -> Device | None:
+        with self._locked() as db:
+            row = db.execute("SELECT device_id, device_name, created_ms FROM devices "
+                             "WHERE project_id = ? AND device_id = ?", (project_id, device_id)).fetchone()
+        return None if row is None else Device(*row)
+
+    def devices(self, project_id: int) -> list[Device]:
+        with self._locked() as db:
+            rows = db.execute("SELECT device_id, device_name, created_ms FROM devices WHERE project_id = ? "
+                              "ORDER BY device_id", (project_id,)).fetchall()
+        return [Device(*row) for row in rows]
+
+    def put_points(self, project_id: int, device_id: str, points: list[Point]) -> None:
+        with self._locked() as db, db:  # one transaction: a batch is stored whole or not at all
+            db.executemany("INSERT OR REPLACE INTO points VALUES (?, ?, ?, ?, ?)",
+                           [(project_id, device_id, series, t, v) for series, t, v in points])
+
+    def points(self, project_id: int, device_id: str | None = None, series: str | None = None, *,
+               from_us: int = 0, to_us: int = INT64_MAX, newest: int = INT64_MAX) -> list[StoredPoint]:
+        """Points in [from_us, to_us], at most `newest` per series, by device, series and time."""
+        args = (project_id, device_id, device_id, series, series, from_us, to_us, newest)
+        with self._locked() as db:
+            return [StoredPoint(*row) for row in db.execute(_EXPORT_QUERY, args)]
+
+
