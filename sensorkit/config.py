@@ -19,6 +19,7 @@ from typing import Any
 from sensorkit.catalog import BOOL, CHOICE, DRIVERS, FLOAT, INT, STR, DriverSpec
 from sensorkit.durations import FORMS, format_duration, parse_duration
 from sensorkit.errors import ConfigError
+from sensorkit.uploaders.settings import ENV, SECRET, UPLOADERS, UploaderConfig, coerce
 
 CONFIG_NAME = "sensorkit.toml"
 SYSTEM_CONFIG = Path("/etc/sensorkit") / CONFIG_NAME
@@ -29,7 +30,7 @@ SYSTEM_CONFIG = Path("/etc/sensorkit") / CONFIG_NAME
 NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,30}[A-Za-z0-9])?$")
 NAME_RULE = "1-32 letters, digits, '_' or '-', starting and ending with a letter or digit"
 
-TOP_LEVEL = ("device", "sensor")
+TOP_LEVEL = ("device", "sensor", "uploader")
 DEVICE_KEYS = ("board", "i2c_buses", "gpio_pins", "onewire_pin")
 COMMON_SENSOR_KEYS = ("name", "driver", "interval", "enabled", "series", "simulate_fault")
 TRANSPORT_KEYS = {"i2c": ("bus", "address"), "gpio": ("pin",)}
@@ -71,10 +72,18 @@ class Config:
     source: str
     device: DeviceConfig
     sensors: tuple[SensorConfig, ...]
+    uploaders: tuple[UploaderConfig, ...] = ()
 
     @property
     def enabled_sensors(self) -> tuple[SensorConfig, ...]:
         return tuple(s for s in self.sensors if s.enabled)
+
+    @property
+    def enabled_uploaders(self) -> tuple[UploaderConfig, ...]:
+        return tuple(u for u in self.uploaders if u.enabled)
+
+    def uploader(self, name: str) -> UploaderConfig | None:
+        return next((u for u in self.uploaders if u.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -129,7 +138,8 @@ def no_config_message() -> str:
 # --------------------------------------------------------------------------- loading
 
 
-def load_config(path: str | Path) -> Config:
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and check a config file; `environ` (default os.environ) supplies `token_env` secrets."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -141,7 +151,7 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"{path}: not readable by this user — check its permissions") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason}) — save it as UTF-8") from None
-    return parse_config(text, str(path))
+    return parse_config(text, str(path), environ)
 
 
 def _toml_loads(text: str) -> dict[str, Any]:
@@ -166,12 +176,12 @@ def _decode_error(exc: ValueError, source: str) -> ConfigError:
     )
 
 
-def parse_config(text: str, source: str = "<config>") -> Config:
+def parse_config(text: str, source: str = "<config>", environ: Mapping[str, str] | None = None) -> Config:
     try:
         data = _toml_loads(text)
     except ValueError as exc:  # tomllib.TOMLDecodeError is a ValueError
         raise _decode_error(exc, source) from None
-    checker = _Checker(source, _key_lines(text))
+    checker = _Checker(source, _key_lines(text), os.environ if environ is None else environ)
     config = checker.check(data)
     if checker.problems:
         raise _config_error(checker.problems)
@@ -259,9 +269,10 @@ def parse_address(value: Any) -> int:
 class _Checker:
     """Walks the parsed TOML, collecting every problem with its line."""
 
-    def __init__(self, source: str, lines: dict[tuple[Any, ...], int]) -> None:
+    def __init__(self, source: str, lines: dict[tuple[Any, ...], int], environ: Mapping[str, str]) -> None:
         self.source = source
         self.lines = lines
+        self.environ = environ
         self.problems: list[str] = []
 
     def problem(self, path: tuple[Any, ...], where: str, message: str) -> None:
@@ -284,7 +295,9 @@ class _Checker:
                 )
         device = self.check_device(data.get("device", {}))
         sensors = self.check_sensors(data.get("sensor", []))
-        return Config(source=self.source, device=device, sensors=tuple(sensors))
+        uploaders = self.check_uploaders(data.get("uploader", {}))
+        self.check_series_rules(sensors, uploaders)
+        return Config(source=self.source, device=device, sensors=tuple(sensors), uploaders=tuple(uploaders))
 
     # ------------------------------------------------------------------ [device]
     def check_device(self, raw: Any) -> DeviceConfig:
@@ -350,6 +363,82 @@ class _Checker:
             self.problem(path, where, f"must be a list of BCM GPIO numbers like [5, 6, 13], got {_type_name(raw)}")
             return None
         return tuple(raw)
+
+    # ------------------------------------------------------------------ [uploader.NAME]
+    def check_uploaders(self, raw: Any) -> list[UploaderConfig]:
+        if not isinstance(raw, dict):
+            self.problem(("uploader",), "uploader", "must be tables such as [uploader.iobeam]")
+            return []
+        known = ", ".join(f"[uploader.{n}]" for n in UPLOADERS)
+        out = []
+        for name, table in raw.items():
+            if name not in UPLOADERS:
+                self.problem(("uploader", name), f"[uploader.{name}]",
+                             f"unknown uploader{_suggest(name, UPLOADERS)}; known: {known}")
+            elif not isinstance(table, dict):
+                self.problem(("uploader", name), f"[uploader.{name}]", "must be a table of keys")
+            else:
+                uploader = self.check_uploader(name, table)
+                if uploader is not None:
+                    out.append(uploader)
+        return out
+
+    def check_uploader(self, name: str, raw: dict[str, Any]) -> UploaderConfig | None:
+        spec = UPLOADERS[name]
+        path = ("uploader", name)
+        problems_before = len(self.problems)
+
+        def bad(key: str, message: str) -> None:
+            self.problem((*path, key), f"[uploader.{name}] key '{key}'", message)
+
+        values: dict[str, Any] = {k.name: k.default for k in spec.keys if k.default is not None}
+        for key, value in raw.items():
+            key_spec = spec.key(key)
+            if key_spec is None:
+                bad(key, f"unknown key{_suggest(key, [k.name for k in spec.keys])}; "
+                    f"known keys: {', '.join(k.name for k in spec.keys)}")
+                continue
+            try:
+                values[key] = coerce(key_spec, value)
+            except ValueError as exc:
+                shown = "a secret" if key_spec.kind == SECRET else _type_name(value)
+                hint = f" ({key_spec.help})" if key_spec.help else ""
+                bad(key, f"{exc}, got {shown}{hint}")
+        for key in spec.required:
+            if key not in raw:
+                bad(key, f"missing: {spec.key(key).help or 'required'}")  # type: ignore[union-attr]
+        for group in spec.one_of:
+            given = [k for k in group if k in raw]
+            if len(given) != 1:
+                what = "both" if given else "neither"
+                bad(group[0], f"give exactly one of {' or '.join(group)} ({what} given)")
+        for key_spec in spec.keys:  # a secret named by an environment variable is read now
+            if key_spec.kind == ENV and key_spec.name in values:
+                variable = values.pop(key_spec.name)
+                secret = self.environ.get(variable, "").strip()
+                if not secret:
+                    bad(key_spec.name, f"the environment variable {variable} is not set or empty — export it "
+                        "(for the service: Environment= in its unit), or give the token in the file")
+                values[key_spec.name.removesuffix("_env")] = secret
+        if len(self.problems) > problems_before:
+            return None
+        lines = {k[2]: v for k, v in self.lines.items() if len(k) == 3 and k[:2] == path}
+        return UploaderConfig(name, values, self.lines.get(path), lines)
+
+    def check_series_rules(self, sensors: list[SensorConfig], uploaders: list[UploaderConfig]) -> None:
+        """Series names must suit every enabled uploader (iobeam reserves some)."""
+        for uploader in uploaders:
+            if not uploader.enabled:
+                continue
+            for sensor in sensors:
+                for quantity, series in sensor.series.items():
+                    why = uploader.spec.series_rule(series)
+                    if why:
+                        line = sensor.key_lines.get("series", sensor.line)
+                        prefix = f"{self.source}:{line}" if line else self.source
+                        self.problems.append(
+                            f"{prefix}: [[sensor]] '{sensor.name}' series '{quantity}': '{series}' {why} — "
+                            f"set another name with series = {{ {quantity} = \"...\" }}")
 
     # ------------------------------------------------------------------ [[sensor]]
     def check_sensors(self, raw: Any) -> list[SensorConfig]:

@@ -7,6 +7,8 @@
     └── UploadError
         ├── TransientUploadError   try again later (network, 5xx, 429)
         └── PermanentUploadError   the data itself was refused
+    OutboxError                 the outbox database cannot be opened or written
+    └── OutboxFull              no room on the disk for a commit (readings wait in memory)
 """
 from __future__ import annotations
 
@@ -37,3 +39,11 @@ class TransientUploadError(UploadError):
 
 class PermanentUploadError(UploadError):
     """The server refused the data itself; retrying the same batch will not help."""
+
+
+class OutboxError(SensorkitError):
+    """The outbox database cannot be opened or written (foreign or damaged file, read-only dir, full disk)."""
+
+
+class OutboxFull(OutboxError):
+    """The disk (or the outbox's `max_file_bytes`) has no room for a commit; readings wait in memory."""

@@ -1,0 +1,161 @@
+"""What every HTTP uploader shares: one keep-alive session per base URL,
+timeouts on every request, and turning an answer into the right error.
+
+"Could not reach the server" (`ServerUnreachable`) is kept apart from "the
+server said no" (an `HTTPError` with the status, the server's error code and
+its message), so callers branch on types and the user sees the server's words.
+"""
+from __future__ import annotations
+
+import email.utils
+import re
+import threading
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+# (connect, read) seconds: a Pi on patchy Wi-Fi must not hang on a dead link.
+DEFAULT_TIMEOUT_S = (5.0, 30.0)
+USER_AGENT = "sensorkit"
+
+_ERRNO = re.compile(r"(\[Errno -?\d+\] [^'\")]+)")
+
+_sessions: dict[str, requests.Session] = {}
+_sessions_lock = threading.Lock()
+
+
+def check_base_url(url: str) -> str:
+    """`url` with one trailing slash, or ValueError saying what is wrong with it."""
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError("the base URL must be a non-empty string such as https://api.iobeam.com/v1/")
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"'{url}' is not an http:// or https:// URL")
+    if parts.query or parts.fragment:
+        raise ValueError(f"'{url}': a base URL has no ?query or #fragment")
+    return url.rstrip("/") + "/"
+
+
+def session_for(base_url: str) -> requests.Session:
+    """The keep-alive session shared by every client of `base_url` in this process."""
+    with _sessions_lock:
+        session = _sessions.get(base_url)
+        if session is None:
+            session = requests.Session()
+            session.headers["User-Agent"] = USER_AGENT
+            _sessions[base_url] = session
+        return session
+
+
+def close_sessions() -> None:
+    with _sessions_lock:
+        for session in _sessions.values():
+            session.close()
+        _sessions.clear()
+
+
+class ServerUnreachable(Exception):
+    """No answer: connection refused, DNS, TLS, or a timeout."""
+
+
+class HTTPError(Exception):
+    """The server answered with a status that is not a success."""
+
+    def __init__(self, status: int, code: int | None, message: str, retry_after_s: float | None) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retry_after_s = retry_after_s
+
+
+def call(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    json_body: Any = None,
+    token: str | None = None,
+    params: dict[str, Any] | None = None,
+    timeout_s: tuple[float, float] = DEFAULT_TIMEOUT_S,
+) -> Any:
+    """Make one request and return the decoded JSON answer (None when empty).
+
+    Raises ServerUnreachable or HTTPError; a success whose body is not JSON is
+    an HTTPError too (status kept), since the client cannot use it.
+    """
+    headers = {"Accept": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        response = session.request(method, url, json=json_body, params=params, headers=headers, timeout=timeout_s)
+    except requests.Timeout:
+        raise ServerUnreachable(f"no answer from {_origin(url)} within {timeout_s[1]:g} s") from None
+    except requests.RequestException as exc:
+        raise ServerUnreachable(f"cannot reach {_origin(url)}: {_reason(exc)}") from None
+    if response.status_code >= 400:
+        code, message = error_details(response)
+        raise HTTPError(response.status_code, code, message, retry_after(response.headers.get("Retry-After")))
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        raise HTTPError(response.status_code, None, f"the answer from {_origin(url)} is not JSON: "
+                        f"{response.text[:120]!r}", None) from None
+
+
+def error_details(response: requests.Response) -> tuple[int | None, str]:
+    """The error code and message from `{"errors": [{"code", "message"}]}` or `{"message"}`."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()[:200]
+        return None, text or response.reason or "no message"
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            messages = "; ".join(str(e.get("message", "")) for e in errors if isinstance(e, dict))
+            code = errors[0].get("code")
+            return (code if isinstance(code, int) else None), messages or response.reason
+        if "message" in body:
+            return None, str(body["message"])
+    return None, str(body)[:200]
+
+
+def retry_after(value: str | None, *, now_s: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    now = time.time() if now_s is None else now_s
+    return max(0.0, when.timestamp() - now)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _reason(exc: requests.RequestException) -> str:
+    """The useful end of requests' long messages: "[Errno 111] Connection refused"."""
+    text = str(exc)
+    match = _ERRNO.search(text)
+    if match:
+        return match.group(1).rstrip("'\")")
+    if "RemoteDisconnected" in text or "Connection aborted" in text:
+        return "the server closed the connection without answering"
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "its TLS certificate could not be verified"
+    return type(exc).__name__

@@ -1,0 +1,137 @@
+"""The iobeam uploader: batches of Readings in, table-format imports out.
+
+It follows the Uploader contract (DESIGN.md): `send(batch)` returns when the
+server took every reading and raises `TransientUploadError` (no answer, 5xx,
+429, a refused token, a wrong URL) or `PermanentUploadError` (the data itself
+was refused) otherwise. It never sleeps or retries; delivery does.
+
+State it keeps in the state dir: `iobeam_device_id` (the registered id, as the
+seed library kept it) and `iobeam_token` (a refreshed project token, private
+to this user, used only while the config still holds the token it replaced).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sensorkit.errors import PermanentUploadError, TransientUploadError
+from sensorkit.readings import Reading
+from sensorkit.uploaders.iobeam import Iobeam, IobeamRefused, tables_from_series
+from sensorkit.uploaders.settings import UploaderConfig
+
+log = logging.getLogger(__name__)
+
+TOKEN_FILE = "iobeam_token"
+
+
+class IobeamUploader:
+    name = "iobeam"
+
+    def __init__(self, config: UploaderConfig, state_dir: str | os.PathLike[str] | None, *,
+                 session: Any = None, clock: Any = None) -> None:
+        self._config = config
+        self._state_dir = Path(state_dir) if state_dir is not None else None
+        self._configured_token = config["token"]
+        self.client = Iobeam(
+            self._state_dir, config["project_id"], self._stored_token() or self._configured_token,
+            backend=config["base_url"], session=session, clock=clock, on_token=self._keep_token,
+        )
+        self.wanted_device_id: str | None = config.get("device_id")
+        self.batch_size: int = config["batch_size"]
+
+    @property
+    def base_url(self) -> str:
+        return self.client.base_url
+
+    # ------------------------------------------------------------------ device
+    def ensure_device(self) -> str:
+        """The device id, registering it on first use (and keeping it in the state dir)."""
+        wanted = self.wanted_device_id
+        known = self.client.get_device_id()
+        if wanted is not None and known != wanted:
+            self._register(lambda: self.client.register_or_set_id(wanted))
+        elif known is None:
+            self._register(self.client.register_device)
+        device_id = self.client.get_device_id()
+        assert device_id is not None
+        return device_id
+
+    def _register(self, how: Any) -> None:
+        try:
+            how()
+        except IobeamRefused as exc:
+            # Not the readings' fault: keep them (transient) until the config is fixed.
+            fix = "base_url" if exc.status in (404, 405) else "project_id and device_id"
+            raise TransientUploadError(f"iobeam would not register this device: {exc} — check {fix} "
+                                       "in [uploader.iobeam]") from None
+        log.info("registered with iobeam as device %s", self.client.get_device_id())
+
+    # ------------------------------------------------------------------ sending
+    def send(self, batch: Sequence[Reading]) -> None:
+        if not batch:
+            return
+        self.ensure_device()
+        series: dict[str, dict[int, Any]] = {}
+        for reading in batch:
+            value = int(reading.value) if isinstance(reading.value, bool) else reading.value
+            series.setdefault(reading.series, {})[reading.timestamp_ms] = value
+        pending = tables_from_series(series)
+        reregistered = False
+        while pending:
+            try:
+                self.client.import_table(pending[0])
+            except IobeamRefused as exc:
+                if exc.status == 404 and not reregistered:
+                    # The server does not know this device (a server that lost its devices, or a
+                    # wrong base_url): register it again once; a second 404 means the URL is wrong.
+                    reregistered = True
+                    self._register(lambda: self.client.register_device(
+                        self.client.get_device_id(), set_on_duplicate=True, again=True))
+                    continue
+                if exc.status in (400, 413, 422):
+                    raise
+                # 404, 405, 415...: the URL or the server is wrong, not the data.
+                raise TransientUploadError(f"{exc} — check base_url in [uploader.iobeam]",
+                                           retry_after_s=exc.retry_after_s) from None
+            except ValueError as exc:  # a value iobeam cannot carry; config checks make this rare
+                raise PermanentUploadError(f"iobeam cannot take this data: {exc}") from None
+            pending.pop(0)
+
+    # ------------------------------------------------------------------ token
+    def _fingerprint(self) -> str:
+        return hashlib.sha256(self._configured_token.encode()).hexdigest()
+
+    def _stored_token(self) -> str | None:
+        if self._state_dir is None:
+            return None
+        file = self._state_dir / TOKEN_FILE
+        try:
+            saved = json.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            log.warning("ignoring %s: it is not readable JSON", file)
+            return None
+        if isinstance(saved, dict) and saved.get("replaces") == self._fingerprint():
+            token = saved.get("token")
+            return token if isinstance(token, str) and token else None
+        return None  # the config's token changed since: it wins
+
+    def _keep_token(self, token: str) -> None:
+        if self._state_dir is None:
+            return
+        file = self._state_dir / TOKEN_FILE
+        partial = file.with_name(file.name + ".partial")
+        try:
+            self._state_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump({"replaces": self._fingerprint(), "token": token}, out)
+            os.replace(partial, file)
+        except OSError as exc:
+            log.warning("could not keep the refreshed iobeam token in %s: %s", file, exc.strerror)

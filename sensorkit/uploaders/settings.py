@@ -1,0 +1,145 @@
+"""What each `[uploader.NAME]` table may hold, as data the config loader checks.
+
+Kept apart from the uploaders themselves so that loading a config never
+imports `requests`, and so `sensorkit validate` knows every key.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+# key kinds
+INT, STR, SECRET, ENV, URL, DURATION, DEVICE_ID, BOOL = (
+    "int", "str", "secret", "env", "url", "duration", "device_id", "bool")
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    kind: str
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class UploaderSpec:
+    name: str
+    target: str  # "module:Class", imported only when a system is built
+    keys: tuple[Key, ...]
+    required: tuple[str, ...] = ()
+    one_of: tuple[tuple[str, ...], ...] = ()  # exactly one key of each group must be given
+    series_rule: Callable[[str], str | None] = lambda name: None  # why a series name is refused
+
+    def key(self, name: str) -> Key | None:
+        return next((k for k in self.keys if k.name == name), None)
+
+
+# Keys every uploader has: how delivery batches and retries for it.
+DELIVERY_KEYS = (
+    Key("enabled", BOOL, True, help="false keeps the table but sends nothing"),
+    Key("batch_size", INT, 1000, 1, 100_000, "readings per send"),
+    Key("max_backoff", DURATION, 300.0, 1.0, 86400.0, "longest wait between retries"),
+)
+
+
+def _iobeam_series_rule(name: str) -> str | None:
+    if name.lower() in ("time", "time_offset", "all"):
+        return "is reserved by iobeam (time, time_offset and all, in any case)"
+    return None
+
+
+IOBEAM = UploaderSpec(
+    name="iobeam",
+    target="sensorkit.uploaders.iobeam_uploader:IobeamUploader",
+    keys=(
+        Key("project_id", INT, None, 1, None, "your iobeam project's id"),
+        Key("token", SECRET, help="a project token with write access"),
+        Key("token_env", ENV, help="the name of an environment variable that holds the token"),
+        Key("device_id", DEVICE_ID, help="registered on first use when not given"),
+        Key("base_url", URL, "https://api.iobeam.com/v1/", help="the API of a self-hosted or local server"),
+        *DELIVERY_KEYS,
+    ),
+    required=("project_id",),
+    one_of=(("token", "token_env"),),
+    series_rule=_iobeam_series_rule,
+)
+
+UPLOADERS: dict[str, UploaderSpec] = {IOBEAM.name: IOBEAM}
+
+
+@dataclass(frozen=True)
+class UploaderConfig:
+    """One checked `[uploader.NAME]` table. Secrets are kept out of repr()."""
+
+    name: str
+    values: Mapping[str, Any]
+    line: int | None = None
+    key_lines: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> UploaderSpec:
+        return UPLOADERS[self.name]
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.values.get("enabled", True))
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def __repr__(self) -> str:
+        shown = {k: ("***" if self.spec.key(k) is not None and self.spec.key(k).kind == SECRET else v)
+                 for k, v in self.values.items()}
+        return f"UploaderConfig(name={self.name!r}, values={shown!r}, line={self.line!r})"
+
+
+def coerce(key: Key, value: Any) -> Any:
+    """The checked value of `key`, or ValueError saying what it must be."""
+    if key.kind == BOOL:
+        if not isinstance(value, bool):
+            raise ValueError("must be true or false")
+        return value
+    if key.kind == INT:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("must be an integer")
+        _check_range(key, value)
+        return value
+    if key.kind == DURATION:
+        from sensorkit.durations import FORMS, parse_duration
+
+        try:
+            seconds = parse_duration(value)
+        except ValueError:
+            raise ValueError(f"must be a duration such as {FORMS}") from None
+        _check_range(key, seconds)
+        return seconds
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a non-empty string")
+    if key.kind == URL:
+        from sensorkit.uploaders.http import check_base_url
+
+        return check_base_url(value)
+    if key.kind == DEVICE_ID:
+        if not re.match(r"^[a-zA-Z0-9_:-]+$", value):
+            raise ValueError("may hold only letters, digits, '_', ':' and '-'")
+    if key.kind == ENV:
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
+            raise ValueError("must be the name of an environment variable, such as IOBEAM_TOKEN")
+    return value.strip() if key.kind == SECRET else value
+
+
+def _check_range(key: Key, number: float) -> None:
+    from sensorkit.durations import format_duration
+
+    show = format_duration if key.kind == DURATION else (lambda n: f"{n:g}")
+    if key.minimum is not None and number < key.minimum:
+        raise ValueError(f"must be at least {show(key.minimum)}")
+    if key.maximum is not None and number > key.maximum:
+        raise ValueError(f"must be at most {show(key.maximum)}")
