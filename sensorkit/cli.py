@@ -88,9 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "reading per line (default otherwise)")
     run.add_argument("--duration", type=_duration, metavar="SECONDS",
                      help='stop after this long ("30", "90s", "5m")')
-    run.add_argument("--state-dir", metavar="DIR",
-                     help="where sensorkit keeps its state (default: $XDG_STATE_HOME/sensorkit, else "
-                     "/var/lib/sensorkit for root, else ~/.local/state/sensorkit)")
+    _add_state_dir(run)
 
     read = commands.add_parser("read", parents=[common], help="read every configured sensor once",
                                description="Read every configured sensor once. Exit 0 when all answered, "
@@ -108,7 +106,66 @@ def build_parser() -> argparse.ArgumentParser:
                                    "every problem found (exit 2).")
     _add_config(validate)
     _add_board(validate, simulate=False)
+
+    register = commands.add_parser("register", parents=[common], help="register this device with iobeam",
+                                   description="Register this device with the iobeam server of "
+                                   "[uploader.iobeam] (or adopt its configured device_id) and print the id. "
+                                   "The id is kept in the state dir; `run` registers by itself when needed.")
+    _add_config(register)
+    _add_state_dir(register)
+
+    emulate = commands.add_parser("emulate", parents=[common], help="run a local cloud server for tests and demos",
+                                  description="Run a local server that speaks a cloud's API strictly.")
+    clouds = emulate.add_subparsers(dest="cloud", metavar="CLOUD")
+    clouds.required = True
+    iobeam = clouds.add_parser("iobeam", parents=[common], help="a local iobeam API server",
+                               description="A local iobeam API server. Prints `listening on http://HOST:PORT`, "
+                               "then a project id and token to put in [uploader.iobeam]. Ctrl-C stops it.")
+    iobeam.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    iobeam.add_argument("--port", type=_port, default=0, help="port (default 0: any free port)")
+    iobeam.add_argument("--db", metavar="FILE", help="keep devices, points and the signing key in this SQLite "
+                        "file (default: memory only)")
+    iobeam.add_argument("--project-id", type=_positive_int, default=1, metavar="N", help="project id (default 1)")
+    iobeam.add_argument("--token-ttl", type=_duration, default=5 * 7 * 86400.0, metavar="SECONDS",
+                        help="lifetime of the tokens it issues (default 5w = 35 days; e.g. 90s, 2h, 3d)")
+    iobeam.add_argument("--secret", metavar="S", help="key that signs the tokens (default: random, kept in --db)")
+    iobeam.add_argument("--fail-rate", type=_share, default=0.0, metavar="P",
+                        help="share of requests answered 503 (0-1)")
+    iobeam.add_argument("--throttle-rate", type=_share, default=0.0, metavar="P",
+                        help="share of requests answered 429 with Retry-After (0-1)")
+    iobeam.add_argument("--retry-after", type=_duration, default=1.0, metavar="SECONDS",
+                        help="the Retry-After of a 429 (default 1)")
+    iobeam.add_argument("--latency-ms", type=_non_negative_int, default=0, metavar="N",
+                        help="delay before every answer")
+    iobeam.add_argument("--down-for", type=_duration, metavar="SECONDS",
+                        help="refuse connections for this long after start")
+    iobeam.add_argument("--seed", type=int, metavar="N", help="seed of the injected faults")
     return parser
+
+
+def _add_state_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state-dir", metavar="DIR",
+                        help="where sensorkit keeps its state (default: $XDG_STATE_HOME/sensorkit, else "
+                        "/var/lib/sensorkit for root, else ~/.local/state/sensorkit)")
+
+
+def _number(kind: Any, check: Any, wanted: str) -> Any:
+    def convert(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {wanted}") from None
+        if not check(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {wanted}")
+        return value
+
+    return convert
+
+
+_port = _number(int, lambda v: 0 <= v <= 65535, "a port number (0-65535)")
+_positive_int = _number(int, lambda v: v > 0, "a positive integer")
+_non_negative_int = _number(int, lambda v: v >= 0, "an integer of 0 or more")
+_share = _number(float, lambda v: 0.0 <= v <= 1.0, "a share between 0 and 1")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_BAD_INPUT
     _setup_logging(args.verbose)
-    handler = {"run": cmd_run, "read": cmd_read, "boards": cmd_boards, "validate": cmd_validate}
+    handler = {"run": cmd_run, "read": cmd_read, "boards": cmd_boards, "validate": cmd_validate,
+               "register": cmd_register, "emulate": cmd_emulate}
     try:
         return handler[args.command](args)
     except KeyboardInterrupt:
@@ -379,6 +437,72 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for sensor in resolved:
         print(f"  {sensor.name:<16} {sensor.config.driver:<12} {sensor.where():<28} "
               f"every {sensor.config.interval_s:g} s")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- register
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    from sensorkit.errors import UploadError
+    from sensorkit.uploaders import build_uploader
+
+    config = _load(args, allow_demo=False)
+    settings = config.uploader("iobeam")
+    if settings is None:
+        raise BadInput(f"{config.source} has no [uploader.iobeam] table — add one with project_id and token "
+                       "(README: 'Sending readings to iobeam')")
+    state_dir = _prepare_state_dir(args.state_dir or default_state_dir())
+    uploader: Any = build_uploader(settings, state_dir)
+    before = uploader.client.get_device_id()
+    try:
+        device_id = uploader.ensure_device()
+    except UploadError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    kept = os.path.join(state_dir, "iobeam_device_id")
+    if device_id == before:
+        print(f"{device_id}\n(already registered with {uploader.base_url}; kept in {kept})")
+    else:
+        print(f"{device_id}\n(registered with {uploader.base_url}; kept in {kept})")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- emulate
+
+
+def cmd_emulate(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from sensorkit.emulators.iobeam import EmulatorError, IobeamEmulator, PortUnavailable
+
+    if args.fail_rate + args.throttle_rate > 1:
+        raise BadInput("--fail-rate and --throttle-rate together must not exceed 1")
+    try:
+        emulator = IobeamEmulator(
+            host=args.host, port=args.port, db_path=args.db, project_id=args.project_id,
+            token_ttl_s=args.token_ttl, secret=args.secret.encode() if args.secret else None,
+            fail_rate=args.fail_rate, throttle_rate=args.throttle_rate, retry_after_s=args.retry_after,
+            latency_ms=args.latency_ms, down_for_s=args.down_for or 0.0, seed=args.seed,
+        )
+        emulator.start()
+    except PortUnavailable as exc:
+        raise BadInput(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc} — choose another "
+                       "--port (0 picks a free one) or --host") from None
+    except (EmulatorError, ValueError) as exc:
+        raise BadInput(str(exc)) from None
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for line in emulator.banner():
+            print(line, flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        emulator.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return EXIT_OK
 
 

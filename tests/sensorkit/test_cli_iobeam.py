@@ -1,0 +1,153 @@
+"""`sensorkit emulate iobeam`, `register` and `run` delivering to it, as a user runs them."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.sensorkit.test_cli import assert_bad_input, sensorkit, write
+
+TIMEOUT_S = 60
+
+
+class EmulatorProcess:
+    """`sensorkit emulate iobeam` in a subprocess, with what its banner said."""
+
+    def __init__(self, *args: str, cwd: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sensorkit", "emulate", "iobeam", "--port", "0", *args],
+            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        self.banner = [self.process.stdout.readline().rstrip("\n") for _ in range(3)]
+        first = self.banner[0]
+        assert first.startswith("listening on http://127.0.0.1:"), (first, self.process.stderr.read())
+        self.url = first.split(" ")[-1]
+        self.project_id = int(self.banner[1].split(": ")[1])
+        self.token = self.banner[2].split(": ")[1]
+
+    def export(self, device: str = "all", series: str = "all", **params: str) -> dict:
+        answer = requests.get(f"{self.url}/v1/exports/{self.project_id}/{device}/{series}",
+                              headers={"Authorization": f"Bearer {self.token}"}, params=params, timeout=10)
+        answer.raise_for_status()
+        return answer.json()
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            return self.process.wait(TIMEOUT_S)
+        finally:
+            self.process.stdout.close()
+            self.process.stderr.close()
+
+
+@pytest.fixture
+def emulator(tmp_path: Path):
+    process = EmulatorProcess(cwd=tmp_path)
+    yield process
+    process.stop()
+
+
+def iobeam_config(path: Path, url: str, project_id: int, extra: str = "") -> Path:
+    return write(path / "sensorkit.toml", f"""\
+[device]
+board = "simulated"
+
+[[sensor]]
+name = "air"
+driver = "sht3x"
+interval = "500ms"
+
+[[sensor]]
+name = "door"
+driver = "gpio_input"
+pin = "GPIO17"
+interval = "250ms"
+series = {{ state = "door" }}
+
+[uploader.iobeam]
+project_id = {project_id}
+token_env = "IOBEAM_TOKEN"
+base_url = "{url}/v1/"
+{extra}""")
+
+
+def test_emulate_prints_where_it_listens_and_stops_on_sigterm(emulator):
+    assert emulator.banner[1] == f"project id: {emulator.project_id}"
+    assert requests.get(f"{emulator.url}/v1/devices/timestamp", timeout=10,
+                        headers={"Authorization": f"Bearer {emulator.token}"}).status_code == 200
+    assert emulator.stop() == 0
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["--fail-rate", "0.7", "--throttle-rate", "0.5"], "must not exceed 1"),
+    (["--port", "70000"], "port number"),
+    (["--token-ttl", "soon"], "duration"),
+])
+def test_emulate_refuses_bad_options(tmp_path, args, fragment):
+    assert_bad_input(sensorkit("emulate", "iobeam", *args, cwd=tmp_path), fragment)
+
+
+def test_emulate_refuses_a_foreign_db(tmp_path):
+    write(tmp_path / "notes.db", "not a database at all")
+    assert_bad_input(sensorkit("emulate", "iobeam", "--db", "notes.db", cwd=tmp_path), "notes.db")
+
+
+def test_emulate_refuses_a_taken_port(tmp_path, emulator):
+    port = emulator.url.rsplit(":", 1)[1]
+    assert_bad_input(sensorkit("emulate", "iobeam", "--port", port, cwd=tmp_path), "choose another --port")
+
+
+def test_register_prints_the_id_and_keeps_it(tmp_path, emulator):
+    config = iobeam_config(tmp_path, emulator.url, emulator.project_id)
+    env = {"IOBEAM_TOKEN": emulator.token}
+    first = sensorkit("register", "-c", str(config), cwd=tmp_path, env_extra=env)
+    assert first.returncode == 0, first.stderr
+    device_id = first.stdout.splitlines()[0]
+    kept = tmp_path / "xdg-state" / "sensorkit" / "iobeam_device_id"
+    assert kept.read_text() == device_id
+    again = sensorkit("register", "-c", str(config), cwd=tmp_path, env_extra=env)
+    assert again.stdout.splitlines()[0] == device_id and "already registered" in again.stdout
+    assert [d["device_id"] for d in emulator.export()["result"]] == [device_id]
+
+
+def test_register_with_a_configured_id(tmp_path, emulator):
+    config = iobeam_config(tmp_path, emulator.url, emulator.project_id, 'device_id = "greenhouse-1"\n')
+    result = sensorkit("register", "-c", str(config), cwd=tmp_path, env_extra={"IOBEAM_TOKEN": emulator.token})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("greenhouse-1\n")
+
+
+def test_register_without_an_iobeam_table_is_bad_input(tmp_path):
+    config = write(tmp_path / "c.toml", '[[sensor]]\nname = "air"\ndriver = "sht3x"\n')
+    assert_bad_input(sensorkit("register", "-c", str(config), cwd=tmp_path), "no [uploader.iobeam]")
+
+
+def test_register_against_a_dead_server_fails_with_the_reason(tmp_path, emulator):
+    url = emulator.url
+    emulator.stop()
+    config = iobeam_config(tmp_path, url, 1)
+    result = sensorkit("register", "-c", str(config), cwd=tmp_path, env_extra={"IOBEAM_TOKEN": "a.b.c"})
+    assert result.returncode == 1
+    assert "cannot reach" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_register_with_a_wrong_token_says_so_without_showing_it(tmp_path, emulator):
+    config = iobeam_config(tmp_path, emulator.url, emulator.project_id)
+    wrong = emulator.token[:-4] + ("AAAA" if not emulator.token.endswith("AAAA") else "BBBB")
+    result = sensorkit("register", "-c", str(config), cwd=tmp_path, env_extra={"IOBEAM_TOKEN": wrong})
+    assert result.returncode == 1
+    assert "token" in result.stderr and wrong not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_missing_token_variable_is_bad_input(tmp_path, emulator):
+    config = iobeam_config(tmp_path, emulator.url, emulator.project_id)
+    env = {k: v for k, v in os.environ.items() if k != "IOBEAM_TOKEN"}
+    result = subprocess.run([sys.executable, "-m", "sensorkit", "register", "-c", str(config)], cwd=tmp_path,
+                            env=dict(env, XDG_STATE_HOME=str(tmp_path / "s")), capture_output=True, text=True,
+                            timeout=TIMEOUT_S)
+    assert_bad_input(result, "IOBEAM_TOKEN is not set")
