@@ -7,7 +7,9 @@
     └── UploadError
         ├── TransientUploadError   try again later (network, 5xx, 429)
         └── PermanentUploadError   the data itself was refused
-    OutboxError                 the outbox database cannot be opened or written
+    StateError                  a file in the state dir cannot be used
+    └── OutboxError             the outbox database cannot be opened or written
+        └── OutboxFull          no room for a commit; readings wait in memory
     └── OutboxFull              no room on the disk for a commit (readings wait in memory)
 """
 from __future__ import annotations
@@ -41,7 +43,11 @@ class PermanentUploadError(UploadError):
     """The server refused the data itself; retrying the same batch will not help."""
 
 
-class OutboxError(SensorkitError):
+class StateError(SensorkitError):
+    """A file in the state dir cannot be used (damaged, foreign, unreadable, read-only)."""
+
+
+class OutboxError(StateError):
     """The outbox database cannot be opened or written (foreign or damaged file, read-only dir, full disk)."""
 
 

@@ -1,0 +1,273 @@
+"""What the outbox holds, per uploader: from the file, or from the process writing it.
+
+The queries here serve both a running `Outbox.status()` and `sensorkit
+outbox status` run while no writer is running. A running writer holds the
+file exclusively (see `outbox_store.open_database`), so it publishes its
+status every few seconds to a small JSON file in RAM (`/dev/shm`), and
+`read_status` returns that instead. `retry_dead` and `purge_dead` need the
+writer stopped.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sensorkit.errors import OutboxError
+from sensorkit.outbox_codec import RECORD, ChunkRow, timestamps
+from sensorkit.outbox_store import BUSY_TIMEOUT_S, open_existing, write_error, writer_pid
+
+CONTAINING_CHUNK = (
+    "SELECT first_id, count, base_ms, data FROM chunk WHERE first_id <= ? ORDER BY first_id DESC LIMIT 1")
+FOLLOWING_CHUNKS = (
+    "SELECT first_id, count, base_ms, data FROM chunk WHERE first_id > ? AND first_id < ? ORDER BY first_id")
+HOT_ROWS = "SELECT first_id, count, base_ms, substr(data, 1, count * {size}) FROM hot WHERE slot IN ({slots})"
+SNAPSHOT_DIR = "/dev/shm"  # RAM: a running writer publishes its status here, where writing costs no disk
+SNAPSHOT_PREFIX = "sensorkit-outbox-"
+LOCKED_OUT_TIMEOUT_S = 0.2  # how long to try the file itself while a writer holds it
+
+HotIndex = Sequence[tuple[int, int]]  # per slot: (first_id, count); count 0 for a slot never used
+
+
+@dataclass(frozen=True)
+class UploaderStatus:
+    """Where one uploader's delivery stands."""
+
+    name: str
+    waiting: int  # stored readings not yet delivered to it
+    oldest_waiting_ms: int | None  # timestamp of the oldest of them
+    delivered: int  # readings delivered since the outbox was created
+    last_success_ms: int | None
+    last_error: str | None
+    last_error_ms: int | None
+    dead_letters: int  # readings it refused, kept with the reason
+    dead_letters_to_retry: int  # of those, flagged by `retry-dead` for another try
+
+    def oldest_waiting_age_s(self, now_ms: int) -> float | None:
+        return None if self.oldest_waiting_ms is None else max(0.0, (now_ms - self.oldest_waiting_ms) / 1000)
+
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    """A snapshot of the outbox. `unsaved` and `last_write_error` are known only to the writing process."""
+
+    path: str
+    file_bytes: int  # the database and its write-ahead log
+    stored: int  # readings in the file (delivered ones are removed now and then)
+    dropped: int  # readings dropped undelivered (bounds, or memory while the disk refused writes)
+    dropped_by_series: tuple[tuple[str, int], ...]
+    uploaders: tuple[UploaderStatus, ...]
+    unsaved: int = 0  # readings still in memory, waiting for their commit
+    last_write_error: str | None = None
+    writer_pid: int | None = None  # set when the status comes from the running writer's snapshot
+    as_of_ms: int | None = None  # when that snapshot was taken
+
+    def uploader(self, name: str) -> UploaderStatus:
+        for status in self.uploaders:
+            if status.name == name:
+                return status
+        raise KeyError(name)
+
+
+def file_bytes(path: Path) -> int:
+    total = 0
+    for suffix in ("", "-wal"):
+        try:
+            total += os.stat(f"{path}{suffix}").st_size
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def hot_index(conn: sqlite3.Connection, slots: int = 0) -> list[tuple[int, int]]:
+    """(first_id, count) of each hot slot, for at least `slots` slots."""
+    rows = conn.execute("SELECT slot, first_id, count FROM hot").fetchall()
+    index = [(0, 0)] * max([slots, *(slot + 1 for slot, _, _ in rows)])
+    for slot, first_id, count in rows:
+        index[slot] = (first_id, count)
+    return index
+
+
+def id_range(conn: sqlite3.Connection) -> tuple[int, int]:
+    """(floor, next id): the readings stored are exactly the ids floor .. next id - 1."""
+    floor = conn.execute("SELECT value FROM meta WHERE key = 'floor'").fetchone()[0]
+    cold = conn.execute("SELECT first_id + count FROM chunk ORDER BY first_id DESC LIMIT 1").fetchone()
+    hot = conn.execute("SELECT max(first_id + count) FROM hot").fetchone()
+    return floor, max(floor, cold[0] if cold else floor, hot[0] or floor)
+
+
+def chunks_between(conn: sqlite3.Connection, hot: HotIndex, start: int, end: int) -> list[ChunkRow]:
+    """Every chunk, cold or hot, holding an id in [start, end), in id order."""
+    rows = [row for row in conn.execute(CONTAINING_CHUNK, (start,)).fetchall() if row[0] + row[1] > start]
+    rows += conn.execute(FOLLOWING_CHUNKS, (start, end)).fetchall()
+    slots = [slot for slot, (first, count) in enumerate(hot) if count and first < end and first + count > start]
+    if slots:
+        sql = HOT_ROWS.format(size=RECORD.size, slots=", ".join("?" * len(slots)))
+        rows += conn.execute(sql, slots).fetchall()
+    rows.sort(key=lambda row: row[0])
+    return rows
+
+
+def timestamp_of(conn: sqlite3.Connection, hot: HotIndex, reading_id: int) -> int | None:
+    for row in chunks_between(conn, hot, reading_id, reading_id + 1):
+        return timestamps(row)[reading_id - row[0]]
+    return None
+
+
+def status_of(conn: sqlite3.Connection, path: Path, hot: HotIndex,
+              uploaders: Sequence[str] | None = None) -> OutboxStatus:
+    """Read the status from the database; `uploaders` None means every uploader with a cursor."""
+    floor, next_id = id_range(conn)
+    cursors = {row[0]: row[1:] for row in conn.execute(
+        "SELECT uploader, last_id, delivered, last_success_ms, last_error, last_error_ms FROM cursor")}
+    dead = {row[0]: row[1:] for row in conn.execute(
+        "SELECT uploader, count(*), total(retry) FROM dead_letter GROUP BY uploader")}
+    names = list(uploaders) if uploaders is not None else sorted(cursors)
+    statuses = []
+    for name in names:
+        last_id, delivered, success_ms, error, error_ms = cursors.get(name, (floor - 1, 0, None, None, None))
+        first_waiting = max(last_id + 1, floor)
+        waiting = max(0, next_id - first_waiting)
+        dead_count, dead_retry = dead.get(name, (0, 0))
+        statuses.append(UploaderStatus(
+            name=name,
+            waiting=waiting,
+            oldest_waiting_ms=timestamp_of(conn, hot, first_waiting) if waiting else None,
+            delivered=delivered,
+            last_success_ms=success_ms,
+            last_error=error,
+            last_error_ms=error_ms,
+            dead_letters=dead_count,
+            dead_letters_to_retry=int(dead_retry),
+        ))
+    by_series: dict[str, int] = {}
+    for series, count in conn.execute(
+            "SELECT s.series, d.count FROM dropped d JOIN series s ON s.id = d.series_id"):
+        by_series[series] = by_series.get(series, 0) + count
+    return OutboxStatus(
+        path=str(path),
+        file_bytes=file_bytes(path),
+        stored=next_id - floor,
+        dropped=sum(by_series.values()),
+        dropped_by_series=tuple(sorted(by_series.items(), key=lambda item: (-item[1], item[0]))),
+        uploaders=tuple(statuses),
+    )
+
+
+def flag_dead(conn: sqlite3.Connection, path: Path, uploader: str | None) -> int:
+    """Flag dead letters (of one uploader, or all) for another try by their delivery; how many."""
+    return _change_dead(conn, path, "UPDATE dead_letter SET retry = 1 WHERE retry = 0", uploader, "flag dead letters")
+
+
+def delete_dead(conn: sqlite3.Connection, path: Path, uploader: str | None) -> int:
+    """Delete dead letters (of one uploader, or all) for good; how many."""
+    return _change_dead(conn, path, "DELETE FROM dead_letter WHERE 1", uploader, "purge dead letters")
+
+
+def _change_dead(conn: sqlite3.Connection, path: Path, sql: str, uploader: str | None, action: str) -> int:
+    params: tuple[str, ...] = ()
+    if uploader is not None:
+        sql += " AND uploader = ?"
+        params = (uploader,)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        changed = conn.execute(sql, params).rowcount
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise write_error(exc, path, action) from None
+    return changed
+
+
+# ---------------------------------------------------------------------- the running writer's snapshot
+def snapshot_path(path: Path) -> Path | None:
+    """Where the writer of `path` publishes its status; None where there is no RAM file system."""
+    if not os.path.isdir(SNAPSHOT_DIR):
+        return None
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
+    return Path(SNAPSHOT_DIR) / f"{SNAPSHOT_PREFIX}{digest}.json"
+
+
+def publish_snapshot(status: OutboxStatus, target: Path) -> None:
+    """Write `status` to `target` atomically (a reader never sees half of it)."""
+    fields = asdict(status)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}")
+    temporary.write_text(json.dumps(fields))
+    os.replace(temporary, target)
+
+
+def _load_snapshot(target: Path) -> OutboxStatus:
+    fields = json.loads(target.read_text())
+    fields["uploaders"] = tuple(UploaderStatus(**u) for u in fields["uploaders"])
+    fields["dropped_by_series"] = tuple((name, count) for name, count in fields["dropped_by_series"])
+    return OutboxStatus(**fields)
+
+
+def _writer_in_the_way(path: Path, action: str) -> OutboxError | None:
+    pid = writer_pid(path)
+    if pid is None:
+        return None
+    return OutboxError(f"cannot {action}: the outbox {path} is in use by sensorkit run (pid {pid}); stop it "
+                       "first (e.g. `systemctl stop sensorkit`), then try again")
+
+
+# ---------------------------------------------------------------------- for the CLI, from another process
+def read_status(path: str | os.PathLike[str], uploaders: Sequence[str] | None = None) -> OutboxStatus:
+    """The status of the outbox at `path`: from the file, or from the running writer's snapshot.
+
+    A snapshot has `writer_pid` and `as_of_ms` set (it is a few seconds old at most).
+    """
+    path = Path(path)
+    in_the_way = _writer_in_the_way(path, "read its status")
+    if in_the_way is not None:
+        target = snapshot_path(path)
+        if target is not None:
+            try:
+                return _load_snapshot(target)
+            except (OSError, ValueError, TypeError, KeyError):
+                pass  # not published (yet): a writer that shares the file can still be read directly
+    try:
+        conn = open_existing(path, writable=False, timeout_s=LOCKED_OUT_TIMEOUT_S if in_the_way else BUSY_TIMEOUT_S)
+    except OutboxError:
+        if in_the_way is not None:
+            raise in_the_way from None
+        raise
+    try:
+        return status_of(conn, path, hot_index(conn), uploaders)
+    except sqlite3.Error as exc:
+        if in_the_way is not None:
+            raise in_the_way from None
+        raise OutboxError(f"cannot read the outbox {path}: {exc}") from None
+    finally:
+        conn.close()
+
+
+def retry_dead(path: str | os.PathLike[str], uploader: str | None = None) -> int:
+    """Flag dead letters for another try: the next `sensorkit run` sends them. Needs the writer stopped."""
+    path = Path(path)
+    in_the_way = _writer_in_the_way(path, "flag dead letters for another try")
+    if in_the_way is not None:
+        raise in_the_way
+    conn = open_existing(path, writable=True)
+    try:
+        return flag_dead(conn, path, uploader)
+    finally:
+        conn.close()
+
+
+def purge_dead(path: str | os.PathLike[str], uploader: str | None = None) -> int:
+    """Delete dead letters for good; how many. Needs the writer stopped."""
+    path = Path(path)
+    in_the_way = _writer_in_the_way(path, "purge dead letters")
+    if in_the_way is not None:
+        raise in_the_way
+    conn = open_existing(path, writable=True)
+    try:
+        return delete_dead(conn, path, uploader)
+    finally:
+        conn.close()
