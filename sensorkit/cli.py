@@ -114,6 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(register)
     _add_state_dir(register)
 
+    outbox = commands.add_parser("outbox", parents=[common], help="show or manage the readings waiting for delivery",
+                                 description="Where your readings are: per uploader, how many wait and since "
+                                 "when, the last success and error, the dead letters (readings a server refused).")
+    outbox.add_argument("action", nargs="?", default="status", choices=("status", "retry-dead", "purge-dead"),
+                        help="status (default); retry-dead: send the dead letters again; purge-dead: delete them")
+    outbox.add_argument("--uploader", metavar="NAME", help="only this uploader's dead letters")
+    _add_state_dir(outbox)
+    outbox.add_argument("--json", action="store_true", help="print JSON instead of text")
+
     emulate = commands.add_parser("emulate", parents=[common], help="run a local cloud server for tests and demos",
                                   description="Run a local server that speaks a cloud's API strictly.")
     clouds = emulate.add_subparsers(dest="cloud", metavar="CLOUD")
@@ -176,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     _setup_logging(args.verbose)
     handler = {"run": cmd_run, "read": cmd_read, "boards": cmd_boards, "validate": cmd_validate,
-               "register": cmd_register, "emulate": cmd_emulate}
+               "register": cmd_register, "emulate": cmd_emulate, "outbox": cmd_outbox}
     try:
         return handler[args.command](args)
     except KeyboardInterrupt:
@@ -198,9 +207,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _bad_input_message(exc: Exception) -> str | None:
     from boards import BoardError
-    from sensorkit.errors import ConfigError
+    from sensorkit.errors import ConfigError, StateError
 
-    if isinstance(exc, (ConfigError, BoardError, BadInput)):
+    if isinstance(exc, (ConfigError, BoardError, BadInput, StateError)):
         return str(exc)
     return None
 
@@ -262,12 +271,16 @@ def _prepare_state_dir(path: str) -> str:
     return path
 
 
+DRAIN_TIMEOUT_S = 5.0  # the last delivery at a stop: bounded, so a service stops promptly
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import logging
     import signal
     import threading
 
     from sensorkit.output import ConsoleOutput, JsonlOutput, OutputClosed
+    from sensorkit.system import open_delivering
 
     log = logging.getLogger("sensorkit")
     state_dir = _prepare_state_dir(args.state_dir or default_state_dir())
@@ -275,6 +288,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     system = _build(args)
     stop = threading.Event()
     with system:
+        delivering = open_delivering(system.config, state_dir, clock=system.clock)
         if output_kind == "console":
             output: Any = ConsoleOutput(sys.stdout, title=_title(system), wall_ms=system.clock.time_ms)
         else:
@@ -282,6 +296,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         closed = threading.Event()
 
         def sink(readings: list[Any]) -> None:
+            if delivering is not None:
+                delivering.add(readings)  # first: a closed output never costs a reading
             try:
                 output.write(readings)
             except OutputClosed:
@@ -291,6 +307,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         sampler = system.sampler(sink)
         if isinstance(output, ConsoleOutput):
             output.status = sampler.status
+            if delivering is not None:
+                output.delivery = delivering.progress
             root = logging.getLogger()
             for handler in list(root.handlers):
                 root.removeHandler(handler)
@@ -301,8 +319,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         log.info("sampling %d sensor(s) on %s; state in %s", len(system.sensors), system.profile.name, state_dir)
+        if delivering is not None:
+            delivering.start()
         worker = threading.Thread(target=sampler.run, args=(stop, args.duration), name="sampler", daemon=True)
         worker.start()
+        caught_up: dict[str, bool] = {}
         try:
             while worker.is_alive():
                 worker.join(0.25)
@@ -316,6 +337,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             stop.set()
             worker.join(2.0)
             stuck = sampler.stop(timeout_s=2.0)
+            if delivering is not None:
+                caught_up = delivering.close(drain_timeout_s=DRAIN_TIMEOUT_S)
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
             if not closed.is_set():
@@ -323,6 +346,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         for name in stuck:
             print(f"{PROG}: warning: sensor '{name}' was still reading when stopped; left behind",
                   file=sys.stderr)
+        for name, done in caught_up.items():
+            if not done:
+                print(f"{PROG}: note: readings for '{name}' are still waiting in the outbox; they go at the "
+                      "next run (`sensorkit outbox status` shows them)", file=sys.stderr)
     if closed.is_set():
         _silence_stdout()
     return EXIT_OK
@@ -466,6 +493,98 @@ def cmd_register(args: argparse.Namespace) -> int:
     else:
         print(f"{device_id}\n(registered with {uploader.base_url}; kept in {kept})")
     return EXIT_OK
+
+
+# --------------------------------------------------------------------------- outbox
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    import json
+    import time
+    from dataclasses import asdict
+
+    from sensorkit import outbox_status
+    from sensorkit.system import outbox_path
+
+    state_dir = args.state_dir or default_state_dir()
+    path = outbox_path(state_dir)
+    if not path.exists():
+        if args.json:
+            print(json.dumps({"path": str(path), "exists": False}))
+        else:
+            print(f"no outbox at {path} yet: `sensorkit run` makes one when the config has an [uploader.*] "
+                  "table (a different state dir? give --state-dir DIR)")
+        return EXIT_OK
+    if args.action != "status":
+        change = outbox_status.retry_dead if args.action == "retry-dead" else outbox_status.purge_dead
+        count = change(path, args.uploader)
+        whose = f" of '{args.uploader}'" if args.uploader else ""
+        if args.json:
+            print(json.dumps({"action": args.action, "dead_letters": count, "uploader": args.uploader}))
+        elif args.action == "retry-dead":
+            print(f"{count} dead letter(s){whose} will be sent again by the next `sensorkit run`")
+        else:
+            print(f"{count} dead letter(s){whose} deleted")
+        return EXIT_OK
+    status = outbox_status.read_status(path)
+    if args.json:
+        print(json.dumps(asdict(status), indent=2))
+        return EXIT_OK
+    now_ms = time.time_ns() // 1_000_000
+    for line in _outbox_lines(status, now_ms):
+        print(line)
+    return EXIT_OK
+
+
+def _outbox_lines(status: Any, now_ms: int) -> list[str]:
+    size_mb = status.file_bytes / 1_000_000
+    lines = [f"outbox {status.path}: {size_mb:.1f} MB, {status.stored:,} reading(s) stored"]
+    if status.writer_pid is not None:
+        lines.append(f"  (as published by the running sensorkit, pid {status.writer_pid}, "
+                     f"{_ago(status.as_of_ms, now_ms)}; {status.unsaved:,} more in memory)")
+    if status.last_write_error:
+        lines.append(f"  ! cannot write: {status.last_write_error}")
+    if status.dropped:
+        series = ", ".join(f"{name} ({count:,})" for name, count in status.dropped_by_series[:5])
+        lines.append(f"  dropped undelivered (outbox full or too old): {status.dropped:,} — {series}")
+    for uploader in status.uploaders:
+        lines.append(f"{uploader.name}:")
+        if uploader.waiting:
+            lines.append(f"  waiting:       {uploader.waiting:,} reading(s), the oldest taken "
+                         f"{_ago(uploader.oldest_waiting_ms, now_ms)}")
+        else:
+            lines.append("  waiting:       none — up to date")
+        lines.append(f"  delivered:     {uploader.delivered:,} in all; last success "
+                     f"{_ago(uploader.last_success_ms, now_ms)}")
+        if uploader.last_error:
+            lines.append(f"  last error:    {_ago(uploader.last_error_ms, now_ms)}: {uploader.last_error}")
+        dead = f"{uploader.dead_letters:,}"
+        if uploader.dead_letters_to_retry:
+            dead += f" ({uploader.dead_letters_to_retry:,} to be sent again)"
+        if uploader.dead_letters:
+            dead += " — `sensorkit outbox retry-dead` sends them again, `purge-dead` deletes them"
+        lines.append(f"  dead letters:  {dead}")
+    if not status.uploaders:
+        lines.append("no uploader has used this outbox yet")
+    return lines
+
+
+def _ago(when_ms: int | None, now_ms: int) -> str:
+    if when_ms is None:
+        return "never"
+    import datetime
+
+    seconds = max(0, (now_ms - when_ms) // 1000)
+    if seconds < 120:
+        span = f"{seconds} s"
+    elif seconds < 7200:
+        span = f"{seconds // 60} min"
+    elif seconds < 2 * 86400:
+        span = f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    else:
+        span = f"{seconds // 86400} days"
+    stamp = datetime.datetime.fromtimestamp(when_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{span} ago ({stamp})"
 
 
 # --------------------------------------------------------------------------- emulate

@@ -19,7 +19,7 @@ from typing import Any
 from sensorkit.catalog import BOOL, CHOICE, DRIVERS, FLOAT, INT, STR, DriverSpec
 from sensorkit.durations import FORMS, format_duration, parse_duration
 from sensorkit.errors import ConfigError
-from sensorkit.uploaders.settings import ENV, SECRET, UPLOADERS, UploaderConfig, coerce
+from sensorkit.uploaders.settings import ENV, OUTBOX_KEYS, SECRET, UPLOADERS, Key, UploaderConfig, coerce
 
 CONFIG_NAME = "sensorkit.toml"
 SYSTEM_CONFIG = Path("/etc/sensorkit") / CONFIG_NAME
@@ -30,7 +30,7 @@ SYSTEM_CONFIG = Path("/etc/sensorkit") / CONFIG_NAME
 NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,30}[A-Za-z0-9])?$")
 NAME_RULE = "1-32 letters, digits, '_' or '-', starting and ending with a letter or digit"
 
-TOP_LEVEL = ("device", "sensor", "uploader")
+TOP_LEVEL = ("device", "sensor", "uploader", "outbox")
 DEVICE_KEYS = ("board", "i2c_buses", "gpio_pins", "onewire_pin")
 COMMON_SENSOR_KEYS = ("name", "driver", "interval", "enabled", "series", "simulate_fault")
 TRANSPORT_KEYS = {"i2c": ("bus", "address"), "gpio": ("pin",)}
@@ -73,6 +73,7 @@ class Config:
     device: DeviceConfig
     sensors: tuple[SensorConfig, ...]
     uploaders: tuple[UploaderConfig, ...] = ()
+    outbox: Mapping[str, Any] = field(default_factory=lambda: {k.name: k.default for k in OUTBOX_KEYS})
 
     @property
     def enabled_sensors(self) -> tuple[SensorConfig, ...]:
@@ -297,7 +298,30 @@ class _Checker:
         sensors = self.check_sensors(data.get("sensor", []))
         uploaders = self.check_uploaders(data.get("uploader", {}))
         self.check_series_rules(sensors, uploaders)
-        return Config(source=self.source, device=device, sensors=tuple(sensors), uploaders=tuple(uploaders))
+        outbox = self.check_keys(("outbox",), "[outbox]", OUTBOX_KEYS, data.get("outbox", {}))
+        return Config(source=self.source, device=device, sensors=tuple(sensors), uploaders=tuple(uploaders),
+                      outbox=outbox)
+
+    def check_keys(self, path: tuple[str, ...], label: str, keys: tuple[Key, ...], raw: Any) -> dict[str, Any]:
+        """Defaults overlaid with the checked values of a table of settings."""
+        values: dict[str, Any] = {k.name: k.default for k in keys if k.default is not None}
+        if not isinstance(raw, dict):
+            self.problem(path, label, f"must be a table ({label} on a line of its own, keys below it)")
+            return values
+        names = [k.name for k in keys]
+        for key, value in raw.items():
+            key_spec = next((k for k in keys if k.name == key), None)
+            if key_spec is None:
+                self.problem((*path, key), f"{label} key '{key}'",
+                             f"unknown key{_suggest(key, names)}; known keys: {', '.join(names)}")
+                continue
+            try:
+                values[key] = coerce(key_spec, value)
+            except ValueError as exc:
+                shown = "a secret" if key_spec.kind == SECRET else _type_name(value)
+                hint = f" ({key_spec.help})" if key_spec.help else ""
+                self.problem((*path, key), f"{label} key '{key}'", f"{exc}, got {shown}{hint}")
+        return values
 
     # ------------------------------------------------------------------ [device]
     def check_device(self, raw: Any) -> DeviceConfig:
@@ -391,19 +415,7 @@ class _Checker:
         def bad(key: str, message: str) -> None:
             self.problem((*path, key), f"[uploader.{name}] key '{key}'", message)
 
-        values: dict[str, Any] = {k.name: k.default for k in spec.keys if k.default is not None}
-        for key, value in raw.items():
-            key_spec = spec.key(key)
-            if key_spec is None:
-                bad(key, f"unknown key{_suggest(key, [k.name for k in spec.keys])}; "
-                    f"known keys: {', '.join(k.name for k in spec.keys)}")
-                continue
-            try:
-                values[key] = coerce(key_spec, value)
-            except ValueError as exc:
-                shown = "a secret" if key_spec.kind == SECRET else _type_name(value)
-                hint = f" ({key_spec.help})" if key_spec.help else ""
-                bad(key, f"{exc}, got {shown}{hint}")
+        values = self.check_keys(path, f"[uploader.{name}]", spec.keys, raw)
         for key in spec.required:
             if key not in raw:
                 bad(key, f"missing: {spec.key(key).help or 'required'}")  # type: ignore[union-attr]

@@ -69,6 +69,8 @@ class ConsoleOutput:
         self._stream = stream
         self._title = title
         self.status = status  # set later by whoever owns the sampler
+        self.delivery: Callable[[], list[Any]] | None = None  # DeliveryProgress per uploader
+        self._backlog: dict[str, int] = {}  # the largest backlog since each uploader was last up to date
         self._wall_ms = wall_ms
         self._latest: dict[str, Reading] = {}
         self._messages: collections.deque[str] = collections.deque(maxlen=4)
@@ -110,6 +112,10 @@ class ConsoleOutput:
         failing = [s for s in (self.status() if self.status else []) if s.last_error]
         for status in failing:
             lines.append(f"  ! {status.name}: {status.last_error} ({status.consecutive_failures} in a row)")
+        for progress in self.delivery() if self.delivery else []:
+            start = self._backlog.get(progress.uploader, 0)
+            self._backlog[progress.uploader] = max(start, progress.waiting) if progress.waiting else 0
+            lines.append(f"  → {delivery_line(progress, self._backlog[progress.uploader])}")
         lines.extend(f"  {m}" for m in messages)
         return lines
 
@@ -129,3 +135,31 @@ class ConsoleOutput:
             self.refresh()
         except OutputClosed:
             pass
+
+
+BAR_WIDTH = 20
+BACKLOG_SHOWN = 1000  # from this many readings waiting, a drain gets a progress bar
+
+
+def delivery_line(progress: Any, backlog: int = 0) -> str:
+    """One uploader's state: up to date, draining a backlog (bar, rate, time left), or retrying."""
+    name, waiting = progress.uploader, progress.waiting
+    if progress.failures and progress.retry_in_s is not None:
+        return (f"{name}: {waiting:,} waiting; next try in {progress.retry_in_s:.0f} s "
+                f"({progress.failures} failed in a row: {progress.last_error})")
+    if waiting < BACKLOG_SHOWN:
+        return f"{name}: up to date" if waiting == 0 else f"{name}: {waiting:,} waiting"
+    rate = progress.rate_per_s
+    if rate <= 0 or progress.time_left_s is None:
+        return f"{name}: {waiting:,} waiting"
+    share = 1 - waiting / max(backlog, waiting)
+    filled = round(share * BAR_WIDTH)
+    bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+    return f"{name}: [{bar}] {waiting:,} waiting, {rate:,.0f}/s, {_clock_text(progress.time_left_s)} left"
+
+
+def _clock_text(seconds: float) -> str:
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

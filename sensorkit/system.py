@@ -1,4 +1,4 @@
-"""Composition: from a config to a running system (board, transports, drivers, sampler).
+"""Composition: from a config to a running system (board, transports, drivers, sampler, delivery).
 
 The one place that knows how the pieces fit. The CLI only parses arguments
 and prints; tests build systems here directly.
@@ -6,9 +6,11 @@ and prints; tests build systems here directly.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sensorkit.clock import SystemClock
@@ -237,3 +239,91 @@ def build_system(
         system.close()
         raise
     return system
+
+
+# --------------------------------------------------------------------------- delivery
+
+OUTBOX_FILE = "outbox.sqlite"
+
+
+def outbox_path(state_dir: str | os.PathLike[str]) -> Path:
+    return Path(state_dir) / OUTBOX_FILE
+
+
+class Delivering:
+    """The delivery side of a run: the outbox and one delivery worker per enabled uploader.
+
+    `add` is the sampler's sink; it queues in memory and never waits on the
+    network. `close` commits, gives every uploader one last bounded try, and
+    closes the file; a restart goes on from the cursors.
+    """
+
+    def __init__(self, outbox: Any, deliveries: Sequence[Any]) -> None:
+        self.outbox = outbox
+        self.deliveries = list(deliveries)
+
+    def add(self, readings: Sequence[Reading]) -> None:
+        self.outbox.add(readings)
+
+    def start(self) -> None:
+        self.outbox.start()
+        for delivery in self.deliveries:
+            delivery.start()
+
+    def progress(self) -> list[Any]:
+        return [d.progress() for d in self.deliveries]
+
+    def close(self, drain_timeout_s: float = 5.0) -> dict[str, bool]:
+        """Commit, try one last delivery within `drain_timeout_s`, close; uploader -> caught up."""
+        from sensorkit.delivery import drain_all
+
+        try:
+            self.outbox.commit(sync=True)
+            caught_up = drain_all(self.deliveries, drain_timeout_s) if self.deliveries else {}
+        finally:
+            for delivery in self.deliveries:
+                delivery.stop(timeout_s=1.0)
+            self.outbox.stop()
+            self.outbox.close()
+        return caught_up
+
+
+def open_delivering(
+    config: Config,
+    state_dir: str | os.PathLike[str],
+    *,
+    clock: Any = None,
+    session: Any = None,
+    rng: Any = None,
+) -> Delivering | None:
+    """The outbox in `state_dir` and a worker for each enabled uploader; None when there is none.
+
+    Raises OutboxError when the outbox file cannot be used (foreign, damaged,
+    read-only): nothing stored is touched.
+    """
+    uploaders = config.enabled_uploaders
+    if not uploaders:
+        return None
+    from sensorkit.delivery import Delivery
+    from sensorkit.outbox import Outbox
+    from sensorkit.uploaders import build_uploader
+
+    settings = config.outbox
+    outbox = Outbox(
+        outbox_path(state_dir), [u.name for u in uploaders], clock=clock,
+        commit_interval_s=settings["commit_interval"], sync_interval_s=settings["sync_interval"],
+        max_readings=settings["max_readings"], max_age_s=settings["max_age"],
+    )
+    try:
+        deliveries = []
+        for uploader_config in uploaders:
+            uploader = build_uploader(uploader_config, state_dir, session=session, clock=clock)
+            deliveries.append(Delivery(
+                outbox, uploader_config.name, uploader, clock=clock, batch_size=uploader_config["batch_size"],
+                send_delay_s=uploader_config["send_delay"], min_backoff_s=uploader_config["min_backoff"],
+                max_backoff_s=max(uploader_config["max_backoff"], uploader_config["min_backoff"]), rng=rng,
+            ))
+    except BaseException:
+        outbox.close()
+        raise
+    return Delivering(outbox, deliveries)

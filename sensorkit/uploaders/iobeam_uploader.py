@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sensorkit.errors import PermanentUploadError, TransientUploadError
+from sensorkit.errors import PermanentUploadError, StateError, TransientUploadError
 from sensorkit.readings import Reading
 from sensorkit.uploaders.iobeam import Iobeam, IobeamRefused, tables_from_series
 from sensorkit.uploaders.settings import UploaderConfig
@@ -37,10 +37,13 @@ class IobeamUploader:
         self._config = config
         self._state_dir = Path(state_dir) if state_dir is not None else None
         self._configured_token = config["token"]
-        self.client = Iobeam(
-            self._state_dir, config["project_id"], self._stored_token() or self._configured_token,
-            backend=config["base_url"], session=session, clock=clock, on_token=self._keep_token,
-        )
+        try:
+            self.client = Iobeam(
+                self._state_dir, config["project_id"], self._stored_token() or self._configured_token,
+                backend=config["base_url"], session=session, clock=clock, on_token=self._keep_token,
+            )
+        except ValueError as exc:  # the config was checked, so this is the state dir's id file
+            raise StateError(str(exc)) from None
         self.wanted_device_id: str | None = config.get("device_id")
         self.batch_size: int = config["batch_size"]
 

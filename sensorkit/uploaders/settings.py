@@ -1,4 +1,4 @@
-"""What each `[uploader.NAME]` table may hold, as data the config loader checks.
+"""What `[outbox]` and each `[uploader.NAME]` table may hold, as data the config loader checks.
 
 Kept apart from the uploaders themselves so that loading a config never
 imports `requests`, and so `sensorkit validate` knows every key.
@@ -42,7 +42,17 @@ class UploaderSpec:
 DELIVERY_KEYS = (
     Key("enabled", BOOL, True, help="false keeps the table but sends nothing"),
     Key("batch_size", INT, 1000, 1, 100_000, "readings per send"),
+    Key("send_delay", DURATION, 5.0, 0.001, 3600.0, "how long a part batch may wait for more readings"),
+    Key("min_backoff", DURATION, 1.0, 0.001, 3600.0, "first wait after a failed send"),
     Key("max_backoff", DURATION, 300.0, 1.0, 86400.0, "longest wait between retries"),
+)
+
+# The `[outbox]` table: how readings are kept until every uploader has them.
+OUTBOX_KEYS = (
+    Key("commit_interval", DURATION, 1.0, 0.01, 60.0, "how long readings may wait in memory"),
+    Key("sync_interval", DURATION, 10.0, 0.01, 3600.0, "how often a commit is also fsynced"),
+    Key("max_readings", INT, 10_000_000, 1000, 1_000_000_000, "readings kept before the oldest are dropped"),
+    Key("max_age", DURATION, 30 * 86400.0, 60.0, 10 * 365 * 86400.0, "age after which readings are dropped"),
 )
 
 

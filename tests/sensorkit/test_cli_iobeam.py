@@ -1,6 +1,7 @@
 """`sensorkit emulate iobeam`, `register` and `run` delivering to it, as a user runs them."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -151,3 +152,28 @@ def test_missing_token_variable_is_bad_input(tmp_path, emulator):
                             env=dict(env, XDG_STATE_HOME=str(tmp_path / "s")), capture_output=True, text=True,
                             timeout=TIMEOUT_S)
     assert_bad_input(result, "IOBEAM_TOKEN is not set")
+
+
+def test_run_delivers_what_it_printed(tmp_path, emulator):
+    """The issue's "done": every reading `run` printed is at the server, same series, value and ms."""
+    config = iobeam_config(tmp_path, emulator.url, emulator.project_id)
+    result = sensorkit("run", "--simulate", "-c", str(config), "--duration", "3", "--output", "jsonl",
+                       cwd=tmp_path, env_extra={"IOBEAM_TOKEN": emulator.token})
+    assert result.returncode == 0, result.stderr
+    printed = {(r["series"], r["timestamp_ms"]): r["value"] for r in map(json.loads, result.stdout.splitlines())}
+    assert {series for series, _ in printed} == {"air_temperature", "air_humidity", "door"}
+    [device] = emulator.export(limit="100000")["result"]
+    arrived = {(s["name"], p["time"]): p["value"] for s in device["sources"] for p in s["data"]}
+    assert arrived == printed
+    assert device["device_id"] == (tmp_path / "xdg-state" / "sensorkit" / "iobeam_device_id").read_text()
+
+
+def test_run_keeps_readings_while_the_server_is_away(tmp_path, emulator):
+    url = emulator.url
+    emulator.stop()
+    config = iobeam_config(tmp_path, url, 1)
+    result = sensorkit("run", "--simulate", "-c", str(config), "--duration", "2", "--output", "jsonl",
+                       cwd=tmp_path, env_extra={"IOBEAM_TOKEN": "a.b.c"})
+    assert result.returncode == 0, result.stderr
+    assert "still waiting in the outbox" in result.stderr
+    assert "Traceback" not in result.stderr
