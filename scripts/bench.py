@@ -13,6 +13,24 @@ Rows:
                                the sensors, between the wall-clock span of a
                                sensor's samples and its grid span, ms
   start-up overhead            `sensorkit --help` minus `python3 -c pass`, median, ms
+  outbox ingest                readings/s into the outbox from 10 sampler-like threads
+                               (2 readings per add, as an SHT3x gives), the committer
+                               thread at its defaults, until the last one is committed
+  outbox bytes/reading         bytes the process writes to disk per reading (/proc/self/io
+                               write_bytes, which counts a 4 KB page each time one is
+                               dirtied: fsyncs, WAL, checkpoints and cursor writes
+                               included) at the default settings, 10 sensors at 1 Hz with
+                               1 and 2 quantities each, a delivery with a do-nothing
+                               uploader at its defaults: an hour simulated on a fake clock
+                               (commits at the 1 s cadence the committer keeps, os.sync()
+                               every 30 s for the kernel's writeback), then, without
+                               --quick, 10 minutes in real time (committer and delivery
+                               threads, 10 sensor threads, the kernel's own writeback)
+  outbox drain                 readings/s through the read/acknowledge path alone: a
+                               backlog drained in batches of 1000 to a do-nothing uploader,
+                               and the draining process's peak RSS (VmHWM)
+The outbox rows need a directory on a real disk (write_bytes stays 0 on tmpfs):
+/var/tmp, or $SENSORKIT_BENCH_DIR.
 """
 from __future__ import annotations
 
@@ -20,9 +38,11 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -34,6 +54,8 @@ sys.path.insert(0, str(ROOT))
 SENSORS = 10
 RATE_HZ = 10.0
 BUSES = 5
+REALTIME_S = 600  # the real-time outbox rows: long enough for the kernel's writeback and a checkpoint to count
+WRITEBACK_S = 30  # the kernel's dirty_expire_centisecs, by default
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -136,6 +158,227 @@ def bench_startup(runs: int) -> dict[str, Any]:
     }
 
 
+class _NullUploader:
+    """Takes every batch at once: what is left to measure is the outbox's read/acknowledge path."""
+
+    batch_size = 1000
+
+    def send(self, batch: Any) -> None:
+        return None
+
+
+def _bench_dir() -> str:
+    parent = os.environ.get("SENSORKIT_BENCH_DIR") or ("/var/tmp" if os.path.isdir("/var/tmp") else None)
+    return tempfile.mkdtemp(prefix="sensorkit-bench-", dir=parent)
+
+
+def _fs_type(path: str) -> str:
+    best, kind = "", "?"
+    try:
+        with open("/proc/mounts") as mounts:
+            for line in mounts:
+                fields = line.split()
+                if len(fields) > 2 and path.startswith(fields[1]) and len(fields[1]) > len(best):
+                    best, kind = fields[1], fields[2]
+    except OSError:
+        pass
+    return kind
+
+
+def _write_bytes() -> int | None:
+    try:
+        with open("/proc/self/io") as io:
+            for line in io:
+                if line.startswith("write_bytes:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _sensor_readings(sensor: int, count: int, start_ms: int) -> list[Any]:
+    from sensorkit.readings import Reading
+
+    return [Reading(f"s{sensor}_temperature", f"s{sensor}", "temperature", 20.0 + (n % 500) / 100, "°C",
+                    start_ms + n) for n in range(count)]
+
+
+def bench_outbox_ingest(directory: str, total: int) -> dict[str, Any]:
+    from sensorkit.clock import SystemClock
+    from sensorkit.outbox import Outbox
+
+    per_thread = total // SENSORS
+    now_ms = SystemClock().time_ms()
+    cycles = [_sensor_readings(i, 1000, now_ms) for i in range(SENSORS)]  # built before the clock starts
+    # Ten threads adding flat out is a flood no sampler makes: room for all of it in memory, so that
+    # the figure is how fast the committer (at its defaults otherwise) gets readings into the file.
+    outbox = Outbox(os.path.join(directory, "ingest.sqlite"), ["iobeam"], max_pending=total)
+    outbox.start()
+
+    def sensor(index: int) -> None:
+        mine = cycles[index]
+        for n in range(0, per_thread, 2):
+            outbox.add(mine[n % 1000:n % 1000 + 2])
+
+    threads = [threading.Thread(target=sensor, args=(i,)) for i in range(SENSORS)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    outbox.stop()  # the last commit
+    elapsed = time.perf_counter() - start
+    status = outbox.status()
+    outbox.close()
+    return {"readings": per_thread * SENSORS, "seconds": elapsed, "per_s": per_thread * SENSORS / elapsed,
+            "stored": status.stored, "dropped": status.dropped}
+
+
+def bench_outbox_bytes(directory: str, seconds: int, quantities: int) -> dict[str, Any]:
+    from sensorkit.clock import FakeClock
+    from sensorkit.delivery import Delivery
+    from sensorkit.outbox import Outbox
+    from sensorkit.readings import Reading
+
+    clock = FakeClock(wall_ms=int(time.time() * 1000))
+    path = os.path.join(directory, f"bytes{quantities}.sqlite")
+    # What simulated time misses is the kernel's writeback: it writes dirty pages out after ~30 s, and
+    # the next write to such a page counts again in write_bytes. os.sync() every 30 simulated seconds
+    # stands in for it (it flushes the whole machine, as the kernel's flusher would, only sooner).
+    outbox = Outbox(path, ["iobeam"], clock=clock)  # the defaults; commits come from add() on the fake clock
+    delivery = Delivery(outbox, "iobeam", _NullUploader(), clock=clock)
+    names = ("temperature", "humidity")[:quantities]
+    warm_up_s = 120  # the first two minutes fill the ring of hot slots, a cost paid once
+    next_step = 0.0
+    start_bytes = readings = 0
+    for second in range(warm_up_s + seconds):
+        if second == warm_up_s:
+            start_bytes, readings = _write_bytes() or 0, 0
+        for sensor in range(SENSORS):
+            ts = clock.time_ms()
+            outbox.add([Reading(f"s{sensor}_{q}", f"s{sensor}", q, 20.0 + (second % 300) / 10 + k, "", ts)
+                        for k, q in enumerate(names)])
+            readings += quantities
+        if clock.monotonic() >= next_step:
+            next_step = clock.monotonic() + delivery.step()
+        clock.advance(1.0)
+        if second % WRITEBACK_S == WRITEBACK_S - 1:
+            os.sync()
+    outbox.commit()
+    written = (_write_bytes() or 0) - start_bytes
+    status = outbox.status()
+    outbox.close()
+    return {"readings": readings, "simulated_s": seconds, "write_bytes": written,
+            "per_reading": written / readings, "file_bytes": status.file_bytes, "waiting": status.uploaders[0].waiting}
+
+
+def bench_outbox_bytes_realtime(directory: str, seconds: int, quantities: int) -> dict[str, Any]:
+    """The same as bench_outbox_bytes in real time: the committer and delivery threads, the kernel's writeback."""
+    from sensorkit.clock import SystemClock
+    from sensorkit.delivery import Delivery
+    from sensorkit.outbox import Outbox
+    from sensorkit.readings import Reading
+
+    clock = SystemClock()
+    outbox = Outbox(os.path.join(directory, f"realtime{quantities}.sqlite"), ["iobeam"])
+    delivery = Delivery(outbox, "iobeam", _NullUploader())
+    outbox.start()
+    delivery.start()
+    names = ("temperature", "humidity")[:quantities]
+    stop = threading.Event()
+    counts = [0] * SENSORS
+
+    def sensor(index: int) -> None:  # 1 Hz on its own phase, like the sampler's workers
+        due = clock.monotonic() + index / SENSORS
+        while not clock.wait(stop, due - clock.monotonic()):
+            ts = clock.time_ms()
+            outbox.add([Reading(f"s{index}_{q}", f"s{index}", q, 20.0 + k + (ts % 3000) / 100, "", ts)
+                        for k, q in enumerate(names)])
+            counts[index] += quantities
+            due += 1.0
+
+    threads = [threading.Thread(target=sensor, args=(i,), daemon=True) for i in range(SENSORS)]
+    for thread in threads:
+        thread.start()
+    clock.wait(threading.Event(), 5.0)  # warm up: the file exists, the first commits are done
+    start_bytes, start_count = _write_bytes() or 0, sum(counts)
+    clock.wait(threading.Event(), seconds)
+    written, readings = (_write_bytes() or 0) - start_bytes, sum(counts) - start_count
+    stop.set()
+    for thread in threads:
+        thread.join()
+    delivery.stop()
+    outbox.close()
+    return {"readings": readings, "seconds": seconds, "write_bytes": written, "per_reading": written / readings}
+
+
+def bench_outbox_drain(directory: str, total: int) -> dict[str, Any]:
+    from sensorkit.clock import SystemClock
+    from sensorkit.outbox import Outbox
+
+    path = os.path.join(directory, "drain.sqlite")
+    now_ms = SystemClock().time_ms() - total  # one reading a ms, ending now
+    outbox = Outbox(path, ["iobeam"], max_pending=total)
+    for first in range(0, total, 10_000):
+        outbox.add(_sensor_readings(first // 10_000 % SENSORS, min(10_000, total - first), now_ms + first))
+        outbox.commit()
+    outbox.close()
+    # The drain runs in a fresh process, so its peak RSS is its own.
+    child = subprocess.run([sys.executable, "-c", _DRAIN_CHILD, path], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+    drained = json.loads(child.stdout)
+    return {"readings": total, **drained, "per_s": total / drained["seconds"], "file_bytes": os.path.getsize(path)}
+
+
+_DRAIN_CHILD = """
+import json, sys, time
+from sensorkit.delivery import Delivery
+from sensorkit.outbox import Outbox
+
+class _NullUploader:
+    def send(self, batch):
+        return None
+
+start = time.perf_counter()
+outbox = Outbox(sys.argv[1], ["iobeam"])
+delivery = Delivery(outbox, "iobeam", _NullUploader(), batch_size=1000)
+batches = 0
+while outbox.waiting("iobeam"):
+    delivery.step(now=True)
+    batches += 1
+outbox.close()
+# VmHWM, not ru_maxrss: the latter also counts the parent's pages this process had before exec.
+peak_kb = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0])
+print(json.dumps({"seconds": time.perf_counter() - start, "batches": batches, "max_rss_mb": peak_kb / 1024}))
+"""
+
+
+def _realtime_rows(directory: str) -> dict[str, Any]:
+    """Both real-time rows at once, each in its own process (write_bytes is per process)."""
+    children = {
+        f"realtime{q}": subprocess.Popen([sys.executable, __file__, "--outbox-realtime", str(q), directory],
+                                         stdout=subprocess.PIPE, text=True)
+        for q in (1, 2)
+    }
+    return {key: json.loads(child.communicate()[0]) for key, child in children.items()}
+
+
+def bench_outbox(quick: bool) -> dict[str, Any]:
+    directory = _bench_dir()
+    try:
+        return {
+            "directory": directory,
+            "filesystem": _fs_type(directory),
+            "ingest": bench_outbox_ingest(directory, 100_000 if quick else 500_000),
+            "bytes1": bench_outbox_bytes(directory, 600 if quick else 3600, 1),
+            "bytes2": bench_outbox_bytes(directory, 600 if quick else 3600, 2),
+            "drain": bench_outbox_drain(directory, 200_000 if quick else 1_000_000),
+            **({} if quick else _realtime_rows(directory)),
+        }
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def rows_of(results: dict[str, Any]) -> list[tuple[str, float, str, str | None, bool | None]]:
     rows: list[tuple[str, float, str, str | None, bool | None]] = []
     if "sampler" in results:
@@ -153,16 +396,36 @@ def rows_of(results: dict[str, Any]) -> list[tuple[str, float, str, str | None, 
             ("sensorkit --help", s["sensorkit_help_ms"], "ms", None, None),
             ("start-up overhead", s["overhead_ms"], "ms", "<= 60", s["overhead_ms"] <= 60),
         ]
+    if "outbox" in results:
+        o = results["outbox"]
+        rows.append(("outbox ingest (10 threads, committer)", o["ingest"]["per_s"], "/s", ">= 50000",
+                     o["ingest"]["per_s"] >= 50_000 and o["ingest"]["dropped"] == 0))
+        for q in (1, 2):
+            simulated = o[f"bytes{q}"]["per_reading"]
+            minutes = o[f"bytes{q}"]["simulated_s"] / 60
+            rows.append((f"outbox bytes/reading, 10 sensors x {q} @ 1 Hz, {minutes:g} min simulated", simulated,
+                         "B", "<= 200", simulated <= 200))
+            if f"realtime{q}" in o:
+                real = o[f"realtime{q}"]["per_reading"]
+                rows.append((f"  same, {o[f'realtime{q}']['seconds']} s in real time", real, "B", "<= 200",
+                             real <= 200))
+        rows += [
+            (f"outbox drain, {o['drain']['readings']:,} to a null uploader", o["drain"]["per_s"], "/s",
+             ">= 20000", o["drain"]["per_s"] >= 20_000),
+            ("outbox drain: peak RSS of the draining process", o["drain"]["max_rss_mb"], "MB", None, None),
+        ]
     return rows
 
 
 def print_table(results: dict[str, Any]) -> None:
     rows = rows_of(results)
     width = max(len(r[0]) for r in rows)
-    print(f"{'benchmark':<{width}}  {'value':>9}  unit  {'target':<7} met")
+    print(f"{'benchmark':<{width}}  {'value':>9}  unit  {'target':<8} met")
     for name, value, unit, target, met in rows:
         mark = "" if met is None else ("yes" if met else "NO")
-        print(f"{name:<{width}}  {value:>9.2f}  {unit:<4}  {target or '':<7} {mark}")
+        print(f"{name:<{width}}  {value:>9.2f}  {unit:<4}  {target or '':<8} {mark}")
+    if "outbox" in results:
+        print(f"\noutbox rows measured in {results['outbox']['directory']} ({results['outbox']['filesystem']})")
     print(f"\n{results['machine']}")
 
 
@@ -170,9 +433,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--quick", action="store_true",
-                        help="1,000 sampler samples instead of 10,000 (10 s instead of 100 s), 10 start-ups")
-    parser.add_argument("--only", choices=("sampler", "startup"), help="run one benchmark")
+                        help="1,000 sampler samples instead of 10,000 (10 s instead of 100 s), 10 start-ups, "
+                        "smaller outbox runs")
+    parser.add_argument("--only", choices=("sampler", "startup", "outbox"), help="run one benchmark")
+    parser.add_argument("--outbox-realtime", nargs=2, metavar=("QUANTITIES", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.outbox_realtime:
+        quantities, directory = args.outbox_realtime
+        print(json.dumps(bench_outbox_bytes_realtime(directory, REALTIME_S, int(quantities))))
+        return 0
     results: dict[str, Any] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
     }
@@ -180,6 +449,8 @@ def main(argv: list[str] | None = None) -> int:
         results["sampler"] = bench_sampler(1_000 if args.quick else 10_000)
     if args.only in (None, "startup"):
         results["startup"] = bench_startup(10 if args.quick else 30)
+    if args.only in (None, "outbox"):
+        results["outbox"] = bench_outbox(args.quick)
     if args.json:
         print(json.dumps(results, indent=2))
     else:
