@@ -29,6 +29,12 @@ Rows:
   outbox drain                 readings/s through the read/acknowledge path alone: a
                                backlog drained in batches of 1000 to a do-nothing uploader,
                                and the draining process's peak RSS (VmHWM)
+  iobeam readings/s            Readings through the iobeam uploader to the local iobeam
+                               server (memory storage) on 127.0.0.1, batches of 1000, one
+                               client; requests per 1000 readings (one table per set of
+                               timestamps: 1 sensor x 2 series shares them, 10 do not)
+  outbox -> iobeam drain       a backlog in the outbox delivered to the local server
+                               through Delivery, batches of 10,000
 The outbox rows need a directory on a real disk (write_bytes stays 0 on tmpfs):
 /var/tmp, or $SENSORKIT_BENCH_DIR.
 """
@@ -379,6 +385,89 @@ def bench_outbox(quick: bool) -> dict[str, Any]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def bench_iobeam(batches: int) -> dict[str, Any]:
+    """Readings/s delivered to the local iobeam server by one uploader, batches of 1000 readings.
+
+    Two layouts: one sensor with two series sharing timestamps (an SHT3x), and
+    ten such sensors at distinct times (a table each, so more requests).
+    """
+    from sensorkit.emulators.iobeam import IobeamEmulator
+    from sensorkit.readings import Reading
+    from sensorkit.uploaders import build_uploader
+    from sensorkit.uploaders.settings import IOBEAM, UploaderConfig
+
+    results: dict[str, Any] = {}
+    for label, sensors in (("1x2", 1), ("10x2", 10)):
+        with IobeamEmulator() as server, tempfile.TemporaryDirectory() as state:
+            values = {k.name: k.default for k in IOBEAM.keys if k.default is not None}
+            values.update(project_id=server.project_id, token=server.project_token, base_url=server.url,
+                          device_id="bench")
+            uploader = build_uploader(UploaderConfig("iobeam", values), state)
+            uploader.ensure_device()
+            per_sensor = 1000 // (2 * sensors)
+            start_ms = 1_700_000_000_000
+            batch_list = []
+            for b in range(batches):
+                batch = []
+                for i in range(per_sensor):
+                    for s in range(sensors):
+                        t = start_ms + (b * per_sensor + i) * 1000 + s
+                        batch.append(Reading(f"s{s}_temperature", f"s{s}", "temperature", 20.0 + i % 7, "°C", t))
+                        batch.append(Reading(f"s{s}_humidity", f"s{s}", "humidity", 50.0 + i % 5, "%RH", t))
+                batch_list.append(batch)
+            before = server.request_count(method="POST", path="/v1/imports")
+            began = time.perf_counter()
+            for batch in batch_list:
+                uploader.send(batch)
+            took = time.perf_counter() - began
+            sent = sum(len(b) for b in batch_list)
+            requests_made = server.request_count(method="POST", path="/v1/imports") - before
+            assert len(server.points()) == sent, "the server must hold every reading sent"
+            results[f"iobeam_{label}_readings_per_s"] = sent / took
+            results[f"iobeam_{label}_requests_per_1000"] = requests_made * 1000 / sent
+    return results
+
+
+def bench_iobeam_drain(total: int) -> dict[str, Any]:
+    """A backlog of `total` readings in the outbox drained to the local iobeam server (10 SHT3x-like sensors)."""
+    from sensorkit.delivery import Delivery
+    from sensorkit.emulators.iobeam import IobeamEmulator
+    from sensorkit.outbox import Outbox
+    from sensorkit.readings import Reading
+    from sensorkit.uploaders import build_uploader
+    from sensorkit.uploaders.settings import IOBEAM, UploaderConfig
+
+    with IobeamEmulator() as server, tempfile.TemporaryDirectory(dir=_bench_dir()) as state:
+        values = {k.name: k.default for k in IOBEAM.keys if k.default is not None}
+        values.update(project_id=server.project_id, token=server.project_token, base_url=server.url,
+                      device_id="bench", batch_size=10_000)
+        uploader = build_uploader(UploaderConfig("iobeam", values), state)
+        uploader.ensure_device()
+        outbox = Outbox(Path(state) / "outbox.sqlite", ["iobeam"])
+        start_ms = time.time_ns() // 1_000_000 - (total // 20) * 1000  # recent: within max_age
+        batch: list[Any] = []
+        for i in range(total // 2):
+            sensor, t = i % 10, start_ms + (i // 10) * 1000 + i % 10
+            batch += [Reading(f"s{sensor}_temperature", f"s{sensor}", "temperature", 20.5, "°C", t),
+                      Reading(f"s{sensor}_humidity", f"s{sensor}", "humidity", 50.5, "%RH", t)]
+            if len(batch) >= 10_000:
+                outbox.add(batch)
+                outbox.commit()
+                batch = []
+        outbox.add(batch)
+        outbox.commit()
+        delivery = Delivery(outbox, "iobeam", uploader, batch_size=10_000)
+        before = server.request_count(method="POST", path="/v1/imports")
+        began = time.perf_counter()
+        while outbox.waiting("iobeam"):
+            delivery.step(now=True)
+        took = time.perf_counter() - began
+        requests_made = server.request_count(method="POST", path="/v1/imports") - before
+        outbox.close()
+        assert len(server.points()) == total, "the server must hold every reading of the backlog"
+        return {"readings": total, "per_s": total / took, "requests_per_1000": requests_made * 1000 / total}
+
+
 def rows_of(results: dict[str, Any]) -> list[tuple[str, float, str, str | None, bool | None]]:
     rows: list[tuple[str, float, str, str | None, bool | None]] = []
     if "sampler" in results:
@@ -414,6 +503,19 @@ def rows_of(results: dict[str, Any]) -> list[tuple[str, float, str, str | None, 
              ">= 20000", o["drain"]["per_s"] >= 20_000),
             ("outbox drain: peak RSS of the draining process", o["drain"]["max_rss_mb"], "MB", None, None),
         ]
+    if "iobeam" in results:
+        i = results["iobeam"]
+        rows += [
+            ("iobeam: readings/s, batches of 1000, 1 sensor x 2 series", i["iobeam_1x2_readings_per_s"], "/s",
+             None, None),
+            ("iobeam: requests per 1000 readings, same", i["iobeam_1x2_requests_per_1000"], "req", None, None),
+            ("iobeam: readings/s, batches of 1000, 10 sensors x 2", i["iobeam_10x2_readings_per_s"], "/s",
+             None, None),
+            ("iobeam: requests per 1000 readings, same", i["iobeam_10x2_requests_per_1000"], "req", None, None),
+            (f"outbox -> iobeam drain, {i['drain']['readings']:,} readings, batches of 10,000",
+             i["drain"]["per_s"], "/s", ">= 20000", i["drain"]["per_s"] >= 20_000),
+            ("  requests per 1000 readings in that drain", i["drain"]["requests_per_1000"], "req", None, None),
+        ]
     return rows
 
 
@@ -435,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="1,000 sampler samples instead of 10,000 (10 s instead of 100 s), 10 start-ups, "
                         "smaller outbox runs")
-    parser.add_argument("--only", choices=("sampler", "startup", "outbox"), help="run one benchmark")
+    parser.add_argument("--only", choices=("sampler", "startup", "outbox", "iobeam"), help="run one benchmark")
     parser.add_argument("--outbox-realtime", nargs=2, metavar=("QUANTITIES", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.outbox_realtime:
@@ -451,6 +553,9 @@ def main(argv: list[str] | None = None) -> int:
         results["startup"] = bench_startup(10 if args.quick else 30)
     if args.only in (None, "outbox"):
         results["outbox"] = bench_outbox(args.quick)
+    if args.only in (None, "iobeam"):
+        results["iobeam"] = bench_iobeam(5 if args.quick else 20)
+        results["iobeam"]["drain"] = bench_iobeam_drain(100_000 if args.quick else 1_000_000)
     if args.json:
         print(json.dumps(results, indent=2))
     else:
