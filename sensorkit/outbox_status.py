@@ -16,6 +16,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from sensorkit.errors import OutboxError
 from sensorkit.outbox_codec import RECORD, ChunkRow, timestamps
@@ -249,25 +250,21 @@ def read_status(path: str | os.PathLike[str], uploaders: Sequence[str] | None = 
 
 def retry_dead(path: str | os.PathLike[str], uploader: str | None = None) -> int:
     """Flag dead letters for another try: the next `sensorkit run` sends them. Needs the writer stopped."""
-    path = Path(path)
-    in_the_way = _writer_in_the_way(path, "flag dead letters for another try")
-    if in_the_way is not None:
-        raise in_the_way
-    conn = open_existing(path, writable=True)
-    try:
-        return flag_dead(conn, path, uploader)
-    finally:
-        conn.close()
+    return _with_writer_stopped(path, "flag dead letters for another try", flag_dead, uploader)
 
 
 def purge_dead(path: str | os.PathLike[str], uploader: str | None = None) -> int:
     """Delete dead letters for good; how many. Needs the writer stopped."""
+    return _with_writer_stopped(path, "purge dead letters", delete_dead, uploader)
+
+
+def _with_writer_stopped(path: str | os.PathLike[str], action: str, change: Any, uploader: str | None) -> int:
     path = Path(path)
-    in_the_way = _writer_in_the_way(path, "purge dead letters")
+    in_the_way = _writer_in_the_way(path, action)
     if in_the_way is not None:
         raise in_the_way
     conn = open_existing(path, writable=True)
     try:
-        return delete_dead(conn, path, uploader)
+        return change(conn, path, uploader)
     finally:
         conn.close()

@@ -177,3 +177,31 @@ def test_run_keeps_readings_while_the_server_is_away(tmp_path, emulator):
     assert result.returncode == 0, result.stderr
     assert "still waiting in the outbox" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_outbox_status_tells_where_the_readings_are(tmp_path, emulator):
+    url = emulator.url
+    emulator.stop()  # the server is away: everything waits
+    config = iobeam_config(tmp_path, url, 1)
+    run = sensorkit("run", "--simulate", "-c", str(config), "--duration", "2", "--output", "jsonl",
+                    cwd=tmp_path, env_extra={"IOBEAM_TOKEN": "a.b.c"})
+    taken = len(run.stdout.splitlines())
+    status = sensorkit("outbox", "status", "--json", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    [iobeam] = json.loads(status.stdout)["uploaders"]
+    assert iobeam["name"] == "iobeam" and iobeam["waiting"] == taken > 0
+    assert "cannot reach" in iobeam["last_error"]
+    text = sensorkit("outbox", cwd=tmp_path).stdout
+    assert f"waiting:       {taken:,} reading(s)" in text and "last error:" in text
+
+
+def test_outbox_status_without_an_outbox(tmp_path):
+    result = sensorkit("outbox", "status", cwd=tmp_path)
+    assert result.returncode == 0 and "no outbox at" in result.stdout
+
+
+def test_outbox_on_a_foreign_file_is_bad_input(tmp_path):
+    state = tmp_path / "xdg-state" / "sensorkit"
+    state.mkdir(parents=True)
+    write(state / "outbox.sqlite", "my shopping list")
+    assert_bad_input(sensorkit("outbox", "status", cwd=tmp_path), "outbox.sqlite")
