@@ -26,19 +26,6 @@ _sessions: dict[str, requests.Session] = {}
 _sessions_lock = threading.Lock()
 
 
-def check_base_url(url: str) -> str:
-    """`url` with one trailing slash, or ValueError saying what is wrong with it."""
-    if not isinstance(url, str) or not url.strip():
-        raise ValueError("the base URL must be a non-empty string such as https://api.iobeam.com/v1/")
-    url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"'{url}' is not an http:// or https:// URL")
-    if parts.query or parts.fragment:
-        raise ValueError(f"'{url}': a base URL has no ?query or #fragment")
-    return url.rstrip("/") + "/"
-
-
 def session_for(base_url: str) -> requests.Session:
     """The keep-alive session shared by every client of `base_url` in this process."""
     with _sessions_lock:

@@ -34,7 +34,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -45,13 +44,14 @@ from typing import Any, Callable, Union
 from sensorkit import tokens
 from sensorkit.errors import PermanentUploadError, TransientUploadError, UploadError
 from sensorkit.uploaders import http
+from sensorkit.uploaders.settings import IOBEAM_DEVICE_ID_RE, IOBEAM_RESERVED_SERIES, check_base_url
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.iobeam.com/v1/"
 DEVICE_ID_FILE = "iobeam_device_id"
-DEVICE_ID_RE = re.compile(r"^[a-zA-Z0-9_:-]+$")
-RESERVED_SERIES = frozenset({"time", "time_offset", "all"})
+DEVICE_ID_RE = IOBEAM_DEVICE_ID_RE
+RESERVED_SERIES = IOBEAM_RESERVED_SERIES
 MAX_POINTS_PER_REQUEST = 1000
 REFRESH_MARGIN_S = 86400.0  # a token counts as expired one day before its exp
 CODE_DUPLICATE_ID = 150
@@ -561,5 +561,5 @@ def _error_for(exc: http.HTTPError, method: str, path: str) -> IobeamError:
 
 def api_base_url(url: str) -> str:
     """The API root of a server: `http://host:8080` and `http://host:8080/v1` both give `.../v1/`."""
-    url = http.check_base_url(url)
+    url = check_base_url(url)
     return url if url.endswith("/v1/") else url + "v1/"

@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 # key kinds
 INT, STR, SECRET, ENV, URL, DURATION, DEVICE_ID, BOOL = (
@@ -56,8 +57,13 @@ OUTBOX_KEYS = (
 )
 
 
+# iobeam's naming rules, here so config checks need not import the client (and requests).
+IOBEAM_DEVICE_ID_RE = re.compile(r"^[a-zA-Z0-9_:-]+$")
+IOBEAM_RESERVED_SERIES = frozenset({"time", "time_offset", "all"})
+
+
 def _iobeam_series_rule(name: str) -> str | None:
-    if name.lower() in ("time", "time_offset", "all"):
+    if name.lower() in IOBEAM_RESERVED_SERIES:
         return "is reserved by iobeam (time, time_offset and all, in any case)"
     return None
 
@@ -133,11 +139,9 @@ def coerce(key: Key, value: Any) -> Any:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("must be a non-empty string")
     if key.kind == URL:
-        from sensorkit.uploaders.http import check_base_url
-
         return check_base_url(value)
     if key.kind == DEVICE_ID:
-        if not re.match(r"^[a-zA-Z0-9_:-]+$", value):
+        if not IOBEAM_DEVICE_ID_RE.match(value):
             raise ValueError("may hold only letters, digits, '_', ':' and '-'")
     if key.kind == ENV:
         if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
@@ -153,3 +157,16 @@ def _check_range(key: Key, number: float) -> None:
         raise ValueError(f"must be at least {show(key.minimum)}")
     if key.maximum is not None and number > key.maximum:
         raise ValueError(f"must be at most {show(key.maximum)}")
+
+
+def check_base_url(url: str) -> str:
+    """`url` with one trailing slash, or ValueError saying what is wrong with it."""
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError("the base URL must be a non-empty string such as https://api.iobeam.com/v1/")
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"'{url}' is not an http:// or https:// URL")
+    if parts.query or parts.fragment:
+        raise ValueError(f"'{url}': a base URL has no ?query or #fragment")
+    return url.rstrip("/") + "/"
