@@ -122,3 +122,23 @@ def test_reserved_names_are_fine_when_iobeam_is_disabled():
         token = "t"
     """)
     assert config.enabled_uploaders == ()
+
+
+def test_outbox_settings_and_their_problems():
+    config = parse("""
+        [outbox]
+        commit_interval = "2s"
+        max_readings = 5000
+    """)
+    assert config.outbox["commit_interval"] == 2.0 and config.outbox["max_readings"] == 5000
+    assert config.outbox["sync_interval"] == 10.0 and config.outbox["max_age"] == 30 * 86400.0
+    problems = problems_of("""
+        [outbox]
+        commit_interval = "soon"
+        max_readings = 10
+        max_ages = "1d"
+    """)
+    text = "\n".join(problems)
+    assert "conf.toml:3: [outbox] key 'commit_interval': must be a duration" in text
+    assert "conf.toml:4: [outbox] key 'max_readings': must be at least 1000" in text
+    assert "did you mean 'max_age'" in text
