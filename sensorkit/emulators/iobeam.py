@@ -92,14 +92,20 @@ iobeam CLI's format ``2006-01-02 15:04:05 +0000``.
 Storage is SQLite: the file `db_path` (devices, points and the tokens'
 signing secret, so a restarted server accepts the tokens it issued; an
 explicit `secret` wins) or memory. Devices and points are kept per project.
+
+For tests: ``keep_imports=True`` logs every accepted import in order
+(`imports`, to see order and repeats), and `hold_imports` stops imports just
+before or just after storing until `release_imports`, to end a client in the
+middle of a send.
 """
 from __future__ import annotations
 
 import math
 import os
 import secrets
+import threading
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from sensorkit import tokens
 from sensorkit.clock import SystemClock
@@ -135,7 +141,8 @@ from sensorkit.emulators._iobeam_wire import (
     table_points,
 )
 
-__all__ = ["Device", "EmulatorError", "IobeamEmulator", "PortUnavailable", "RequestRecord", "StoredPoint"]
+__all__ = ["Device", "EmulatorError", "ImportRecord", "IobeamEmulator", "PortUnavailable", "RequestRecord",
+           "StoredPoint"]
 
 SERVER_NAME = "sensorkit-iobeam-emulator"
 DEFAULT_TOKEN_TTL_S = 5 * 7 * 86400  # five weeks, the iobeam CLI's usual duration
@@ -224,12 +231,76 @@ def _token_answer(token: str) -> dict[str, Any]:
 # -- the API ---------------------------------------------------------------------------------------
 
 
+class ImportRecord(NamedTuple):
+    """One accepted import, as stored: the device and its points in request order."""
+
+    device_id: str
+    points: tuple[StoredPoint, ...]
+
+
+HOLD_STAGES = ("before_store", "after_store")
+HOLD_LIMIT_S = 60.0  # a held import goes on by itself after this long, so a forgotten hold cannot hang a test
+
+
+class _ImportWatch:
+    """What tests see of imports: a log of accepted ones (when kept) and a hold at a chosen stage.
+
+    A hold makes the next imports wait at `stage` ("before_store": read and
+    checked, nothing stored; "after_store": stored, not yet answered) until
+    `release`, which is how a test kills a client in the middle of a send.
+    """
+
+    def __init__(self, keep: bool) -> None:
+        self._lock = threading.Lock()
+        self._log: list[ImportRecord] | None = [] if keep else None
+        self._stage: str | None = None
+        self._reached = threading.Event()
+        self._open = threading.Event()
+        self._open.set()
+
+    def hold(self, stage: str) -> threading.Event:
+        if stage not in HOLD_STAGES:
+            raise ValueError(f"stage must be one of {', '.join(HOLD_STAGES)}, not {stage!r}")
+        with self._lock:
+            self._stage = stage
+            self._reached.clear()
+            self._open.clear()
+            return self._reached
+
+    def release(self) -> None:
+        with self._lock:
+            self._stage = None
+            self._open.set()
+
+    def at(self, stage: str) -> None:
+        with self._lock:
+            held = self._stage == stage
+            if held:
+                self._reached.set()
+        if held:
+            self._open.wait(HOLD_LIMIT_S)
+
+    def stored(self, device_id: str, points: list[tuple[str, int, Value]]) -> None:
+        if self._log is not None:
+            record = ImportRecord(device_id, tuple(StoredPoint(device_id, *point) for point in points))
+            with self._lock:
+                self._log.append(record)
+
+    @property
+    def log(self) -> list[ImportRecord]:
+        if self._log is None:
+            raise EmulatorError("imports are logged only by an emulator made with keep_imports=True")
+        with self._lock:
+            return list(self._log)
+
+
 class _Api:
     """The routes of iobeam API v1 over a store and a token issuer."""
 
     def __init__(self, *, project_id: int, store: IobeamStore, issuer: _Tokens, clock: Any, token_ttl_s: float,
-                 rejected: Callable[[], frozenset[str]]) -> None:
+                 rejected: Callable[[], frozenset[str]], watch: _ImportWatch) -> None:
         self.project_id = project_id
+        self._watch = watch
         self._store = store
         self._tokens = issuer
         self._clock = clock
@@ -332,7 +403,10 @@ class _Api:
         if refused:
             raise HttpError(400, f"this server refuses the series {', '.join(map(repr, refused))}; "
                                  "nothing of this request was stored")
+        self._watch.at("before_store")
         self._store.put_points(project_id, device_id, points)
+        self._watch.stored(device_id, points)
+        self._watch.at("after_store")
         return Response(200, {"points": len(points)})
 
     def export(self, request: Request, args: dict[str, str]) -> Response:
@@ -386,7 +460,8 @@ class IobeamEmulator:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, db_path: str | os.PathLike[str] | None = None,
                  project_id: int = 1, token_ttl_s: float = DEFAULT_TOKEN_TTL_S, secret: bytes | None = None,
                  fail_rate: float = 0.0, throttle_rate: float = 0.0, retry_after_s: float = 1.0,
-                 latency_ms: float = 0, down_for_s: float = 0.0, seed: int | None = None, clock: Any = None) -> None:
+                 latency_ms: float = 0, down_for_s: float = 0.0, seed: int | None = None, clock: Any = None,
+                 keep_imports: bool = False) -> None:
         if not is_int(project_id) or project_id <= 0:
             raise ValueError(f"project_id must be a positive integer, got {project_id!r}")
         if not token_ttl_s >= 1:
@@ -406,6 +481,7 @@ class IobeamEmulator:
         self._http = JsonHttpServer(self._answer, host=host, port=port, faults=self._faults, api_prefix="/v1/",
                                     name=SERVER_NAME)
         self._rejected: frozenset[str] = frozenset()
+        self._watch = _ImportWatch(keep_imports)
         self._store: IobeamStore | None = None
         self._tokens: _Tokens | None = None
         self._api: _Api | None = None
@@ -425,7 +501,7 @@ class IobeamEmulator:
                 store.save_secret(secret)
             self._tokens = _Tokens(secret, self.clock, self.project_id)
             self._api = _Api(project_id=self.project_id, store=store, issuer=self._tokens, clock=self.clock,
-                             token_ttl_s=self._token_ttl_s, rejected=lambda: self._rejected)
+                             token_ttl_s=self._token_ttl_s, rejected=lambda: self._rejected, watch=self._watch)
             self._store = store
             self._project_token = self.issue_token()
             self._user_token = self._tokens.issue_user(self._token_ttl_s)
@@ -437,6 +513,7 @@ class IobeamEmulator:
         return self
 
     def stop(self) -> None:
+        self._watch.release()
         self._http.stop()
         if self._store is not None:
             self._store.close()
@@ -534,6 +611,24 @@ class IobeamEmulator:
         lets one request through and fails the next.
         """
         self._faults.inject(status, count, retry_after_s)
+
+    @property
+    def imports(self) -> list[ImportRecord]:
+        """Every accepted import in the order stored (needs ``keep_imports=True``): shows order and repeats."""
+        return self._watch.log
+
+    def hold_imports(self, stage: str = "before_store") -> threading.Event:
+        """Make imports wait at `stage` until `release_imports()`; the event is set once one waits there.
+
+        "before_store": the request was read and checked, nothing is stored;
+        "after_store": its points are stored, the answer has not left. A held
+        import goes on by itself after a minute.
+        """
+        return self._watch.hold(stage)
+
+    def release_imports(self) -> None:
+        """Let held imports (and later ones) go on."""
+        self._watch.release()
 
     def reject_series(self, *names: str) -> None:
         """Refuse imports holding any of these series with 400; replaces the earlier set, none = accept all."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import socket
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from http.client import HTTPConnection
@@ -606,6 +607,50 @@ def test_reject_series_refuses_imports_naming_them(server: IobeamEmulator, sessi
     assert send(session, server, table_body(server, [[T0_US, 1]], fields=("time", "a"))).status_code == 200
     server.reject_series()
     assert send(session, server, body).status_code == 200
+
+
+def test_imports_are_logged_in_order_with_repeats_when_kept(make_iobeam_server: MakeServer,
+                                                            session: requests.Session) -> None:
+    emulator = make_iobeam_server(keep_imports=True)
+    assert register(session, emulator).status_code == 201
+    for rows in ([[T0_US, 1], [T0_US + 1, 2]], [[T0_US + 1, 2]]):
+        assert send(session, emulator, table_body(emulator, rows)).status_code == 200
+    emulator.reject_series("temperature")
+    assert send(session, emulator, table_body(emulator, [[T0_US + 2, 3]])).status_code == 400
+    first, again = emulator.imports  # the refused one is not there
+    assert [(p.series, p.time_us, p.value) for p in first.points] == [
+        ("temperature", T0_US, 1), ("temperature", T0_US + 1, 2)]
+    assert again.device_id == DEVICE and [p.time_us for p in again.points] == [T0_US + 1]
+    assert len(emulator.points()) == 2  # stored once: the repeat replaced
+
+
+def test_imports_are_not_logged_unless_asked(server: IobeamEmulator) -> None:
+    with pytest.raises(EmulatorError, match="keep_imports"):
+        _ = server.imports
+
+
+@pytest.mark.parametrize(("stage", "stored_while_held"), [("before_store", 0), ("after_store", 1)])
+def test_hold_imports_keeps_a_send_in_flight_until_released(server: IobeamEmulator, stage: str,
+                                                            stored_while_held: int) -> None:
+    held = server.hold_imports(stage)
+    answers: list[int] = []
+
+    def client() -> None:
+        with requests.Session() as own:
+            answers.append(send(own, server, table_body(server, [[T0_US, 1]])).status_code)
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    assert held.wait(10), "the import never reached the hold"
+    assert answers == [] and len(server.points()) == stored_while_held
+    server.release_imports()
+    thread.join(10)
+    assert answers == [200] and len(server.points()) == 1
+
+
+def test_hold_imports_refuses_an_unknown_stage(emulator: IobeamEmulator) -> None:
+    with pytest.raises(ValueError, match="before_store"):
+        emulator.hold_imports("mid_air")
 
 
 # -- auth --------------------------------------------------------------------------------------------
