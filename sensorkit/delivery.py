@@ -150,14 +150,17 @@ class Delivery:
         if not batch:
             self._waiting_since = None
             return IDLE_WAIT_S
-        if len(batch) < self.batch_size and not now:
-            if self._waiting_since is None:
-                self._waiting_since = mono
-            wait_s = self._waiting_since + self._send_delay_s - mono
-            if wait_s > 0:
-                return wait_s
-        self._waiting_since = None
-        return self._send(batch, self._stream)
+        try:
+            if len(batch) < self.batch_size and not now:
+                if self._waiting_since is None:
+                    self._waiting_since = mono
+                wait_s = self._waiting_since + self._send_delay_s - mono
+                if wait_s > 0:
+                    return wait_s
+            self._waiting_since = None
+            return self._send(batch, self._stream)
+        finally:
+            self._outbox.settled(self.name)
 
     def _send(self, items: Items, target: _Target) -> float:
         """Send `items`, halving refused parts until each refused reading stands alone."""

@@ -115,6 +115,7 @@ class Outbox:
         self._lock = threading.Lock()  # the queue in memory; never held during I/O
         self._write_lock = threading.RLock()  # the writer, in the order commits are taken from the queue
         self._pending: list[Reading] = []
+        self._in_flight: dict[str, int] = {}  # uploader -> first id of the batch it is sending
         self._pending_since: float | None = None
         self._unsaved_drops: Counter[SeriesKey] = Counter()  # dropped from memory, not yet counted in the file
         self._last_write_error: str | None = None
@@ -184,11 +185,12 @@ class Outbox:
                 return 0
             try:
                 try:
-                    self._file.write(batch, drops, sync=sync)
+                    self._file.write(batch, drops, sync=sync, in_flight=self._first_in_flight())
                 except OutboxFull:
                     if not self._file.prune_delivered():
                         raise
-                    self._file.write(batch, drops, sync=sync)  # room was made by removing delivered readings
+                    # room was made by removing delivered readings
+                    self._file.write(batch, drops, sync=sync, in_flight=self._first_in_flight())
             except OutboxError as exc:
                 with self._lock:
                     self._pending[:0] = batch
@@ -292,7 +294,23 @@ class Outbox:
         items: list[tuple[int, Reading]] = []
         for row in self._read(self._file.chunks_between, start, end):
             items.extend(decode(row, self._file.series, start, end))
+        if items:
+            with self._lock:
+                self._in_flight[uploader] = items[0][0]
         return items
+
+    def settled(self, uploader: str) -> None:
+        """The batch `uploader` was given is settled: delivered, dead-lettered, or to be tried again later.
+
+        Until then the bounds leave it in the file, so a reading counted as
+        dropped is one that was never delivered.
+        """
+        with self._lock:
+            self._in_flight.pop(uploader, None)
+
+    def _first_in_flight(self) -> int | None:
+        with self._lock:
+            return min(self._in_flight.values(), default=None)
 
     def retry_batch(self, uploader: str, limit: int) -> list[tuple[int, Reading]]:
         """Dead letters flagged by `retry_dead`, with their dead-letter ids, oldest first."""

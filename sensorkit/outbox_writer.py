@@ -113,10 +113,13 @@ class OutboxWriter:
                  "ON CONFLICT (uploader) DO UPDATE SET last_id = excluded.last_id", row) for row in changed])
 
     # ------------------------------------------------------------------ readings
-    def write(self, batch: Sequence[Reading], memory_drops: Counter[SeriesKey], *, sync: bool = False) -> None:
+    def write(self, batch: Sequence[Reading], memory_drops: Counter[SeriesKey], *, sync: bool = False,
+              in_flight: int | None = None) -> None:
         """One transaction: the batch, the bounds, pruning, and drops counted while the disk refused writes.
 
         It is fsynced when `sync` or when the last fsync is `sync_interval_s` old.
+        Readings from id `in_flight` on are being sent: the bounds leave them
+        for now, so a reading counted as dropped was never delivered.
         """
         db = self._db
         now = self._clock.monotonic()
@@ -141,7 +144,7 @@ class OutboxWriter:
             rows = encode(batch, series_id, self.next_id, Chunks.chunk_size(len(batch)))
             self.chunks.adopt(self.chunks.append(rows, needed=self._needed(), commit_size=len(batch)))
             next_id = self.next_id + len(batch)
-            floor, drops = self._enforce_bounds(next_id, now)
+            floor, drops = self._enforce_bounds(next_id, now, in_flight)
             if memory_drops:
                 self._count_drops(Counter({series_id(key): n for key, n in memory_drops.items()}))
             db.execute("COMMIT")
@@ -167,8 +170,12 @@ class OutboxWriter:
         """The first id some uploader still needs (every stored one when there are no uploaders)."""
         return max(self.floor, min(self.cursors.values()) + 1) if self.cursors else self.floor
 
-    def _enforce_bounds(self, next_id: int, now: float) -> tuple[int, dict[str, Counter[str]]]:
-        """Inside the commit's transaction: move the floor past delivered, surplus and too old readings."""
+    def _enforce_bounds(self, next_id: int, now: float,
+                        in_flight: int | None = None) -> tuple[int, dict[str, Counter[str]]]:
+        """Inside the commit's transaction: move the floor past delivered, surplus and too old readings.
+
+        Never past `in_flight`: those may arrive yet; they go at a later commit if still needed.
+        """
         floor = self.floor
         needed = self._needed()
         target = floor
@@ -184,12 +191,15 @@ class OutboxWriter:
             target = young
             reasons.append((f"readings older than max_age ({self._max_age_ms / 86_400_000:g} days) are dropped",
                             target))
+        if in_flight is not None:
+            target = min(target, max(floor, in_flight))
         if target <= floor:
             return floor, {}
         drops: dict[str, Counter[str]] = {}
         start = max(floor, needed)
         for reason, end in reasons:
-            counts = self._series_between(start, end)
+            end = min(end, target)
+            counts = self._series_between(start, end) if end > start else Counter()
             if counts:
                 self._count_drops(counts)
                 drops[reason] = Counter({self.series[sid][0]: n for sid, n in counts.items()})

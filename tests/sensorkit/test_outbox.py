@@ -322,6 +322,24 @@ def test_outbox_does_not_count_delivered_readings_as_dropped(open_outbox) -> Non
     assert outbox.status().dropped == 0 and outbox.waiting("iobeam") == 5
 
 
+def test_outbox_bounds_leave_a_batch_being_sent_until_it_is_settled(open_outbox) -> None:
+    """A batch in flight may still arrive: dropping it would count as lost what the server then has."""
+    outbox = open_outbox(max_readings=10)
+    outbox.add(numbered(10))
+    outbox.commit()
+    sending = outbox.pending_batch("iobeam", 4)  # ids 1-4 go out...
+    outbox.add(numbered(6, start_ms=1_700_000_100_000))
+    outbox.commit()  # ...while 6 more make 16 > 10
+    assert outbox.status().dropped == 0 and outbox.waiting("iobeam") == 16
+    outbox.ack("iobeam", sending[-1][0])  # they arrived
+    outbox.settled("iobeam")
+    outbox.add(numbered(1, start_ms=1_700_000_200_000))
+    outbox.commit()
+    status = outbox.status()
+    assert outbox.waiting("iobeam") == 10 and status.dropped == 3  # ids 5-7: never delivered, now dropped
+    assert status.uploader("iobeam").delivered == 4
+
+
 # ---------------------------------------------------------------------- status and dead letters
 def test_outbox_status_per_uploader(open_outbox, fake_clock: FakeClock, path: Path) -> None:
     outbox = open_outbox(("iobeam", "byteport"))
