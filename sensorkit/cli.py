@@ -117,8 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     outbox = commands.add_parser("outbox", parents=[common], help="show or manage the readings waiting for delivery",
                                  description="Where your readings are: per uploader, how many wait and since "
                                  "when, the last success and error, the dead letters (readings a server refused).")
-    outbox.add_argument("action", nargs="?", default="status", choices=("status", "retry-dead", "purge-dead"),
-                        help="status (default); retry-dead: send the dead letters again; purge-dead: delete them")
+    outbox.add_argument("action", nargs="?", default="status",
+                        choices=("status", "list-dead", "retry-dead", "purge-dead"),
+                        help="status (default); list-dead: the readings a server refused, with its reason; "
+                             "retry-dead: send them again; purge-dead: delete them")
     outbox.add_argument("--uploader", metavar="NAME", help="only this uploader's dead letters")
     _add_state_dir(outbox)
     outbox.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -515,6 +517,8 @@ def cmd_outbox(args: argparse.Namespace) -> int:
             print(f"no outbox at {path} yet: `sensorkit run` makes one when the config has an [uploader.*] "
                   "table (a different state dir? give --state-dir DIR)")
         return EXIT_OK
+    if args.action == "list-dead":
+        return _list_dead(outbox_status.dead_letters(path, args.uploader), as_json=args.json)
     if args.action != "status":
         change = outbox_status.retry_dead if args.action == "retry-dead" else outbox_status.purge_dead
         count = change(path, args.uploader)
@@ -533,6 +537,23 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     now_ms = time.time_ns() // 1_000_000
     for line in _outbox_lines(status, now_ms):
         print(line)
+    return EXIT_OK
+
+
+def _list_dead(letters: list[Any], *, as_json: bool) -> int:
+    import json
+    from dataclasses import asdict
+
+    if as_json:
+        print(json.dumps([asdict(letter) for letter in letters], indent=2))
+        return EXIT_OK
+    if not letters:
+        print("no dead letters: every server took every reading it was sent")
+        return EXIT_OK
+    for letter in letters:
+        again = " (to be sent again)" if letter.retry else ""
+        taken = _local_time(letter.timestamp_ms, ms=True)
+        print(f"{letter.uploader}  {taken}  {letter.series} = {letter.value}{again}: {letter.reason}")
     return EXIT_OK
 
 
@@ -562,8 +583,11 @@ def _outbox_lines(status: Any, now_ms: int) -> list[str]:
         if uploader.dead_letters_to_retry:
             dead += f" ({uploader.dead_letters_to_retry:,} to be sent again)"
         if uploader.dead_letters:
-            dead += " — `sensorkit outbox retry-dead` sends them again, `purge-dead` deletes them"
+            dead += (" — `sensorkit outbox list-dead` shows them, `retry-dead` sends them again, "
+                     "`purge-dead` deletes them")
         lines.append(f"  dead letters:  {dead}")
+        for reason, count in uploader.dead_letter_reasons:
+            lines.append(f"    {count:,} refused: {reason}")
     if not status.uploaders:
         lines.append("no uploader has used this outbox yet")
     return lines
@@ -572,8 +596,6 @@ def _outbox_lines(status: Any, now_ms: int) -> list[str]:
 def _ago(when_ms: int | None, now_ms: int) -> str:
     if when_ms is None:
         return "never"
-    import datetime
-
     seconds = max(0, (now_ms - when_ms) // 1000)
     if seconds < 120:
         span = f"{seconds} s"
@@ -583,8 +605,14 @@ def _ago(when_ms: int | None, now_ms: int) -> str:
         span = f"{seconds // 3600} h {seconds % 3600 // 60} min"
     else:
         span = f"{seconds // 86400} days"
-    stamp = datetime.datetime.fromtimestamp(when_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
-    return f"{span} ago ({stamp})"
+    return f"{span} ago ({_local_time(when_ms)})"
+
+
+def _local_time(when_ms: int, *, ms: bool = False) -> str:
+    import datetime
+
+    stamp = datetime.datetime.fromtimestamp(when_ms / 1000)
+    return stamp.strftime("%Y-%m-%d %H:%M:%S") + (f".{when_ms % 1000:03d}" if ms else "")
 
 
 # --------------------------------------------------------------------------- emulate

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sensorkit.errors import OutboxError
-from sensorkit.outbox_codec import RECORD, ChunkRow, timestamps
+from sensorkit.outbox_codec import RECORD, ChunkRow, timestamps, to_value
 from sensorkit.outbox_store import BUSY_TIMEOUT_S, open_existing, write_error, writer_pid
 
 CONTAINING_CHUNK = (
@@ -30,6 +30,7 @@ HOT_ROWS = "SELECT first_id, count, base_ms, substr(data, 1, count * {size}) FRO
 SNAPSHOT_DIR = "/dev/shm"  # RAM: a running writer publishes its status here, where writing costs no disk
 SNAPSHOT_PREFIX = "sensorkit-outbox-"
 LOCKED_OUT_TIMEOUT_S = 0.2  # how long to try the file itself while a writer holds it
+REASONS_SHOWN = 3  # dead-letter reasons a status names per uploader
 
 HotIndex = Sequence[tuple[int, int]]  # per slot: (first_id, count); count 0 for a slot never used
 
@@ -47,9 +48,23 @@ class UploaderStatus:
     last_error_ms: int | None
     dead_letters: int  # readings it refused, kept with the reason
     dead_letters_to_retry: int  # of those, flagged by `retry-dead` for another try
+    dead_letter_reasons: tuple[tuple[str, int], ...] = ()  # the commonest reasons, with how many each
 
     def oldest_waiting_age_s(self, now_ms: int) -> float | None:
         return None if self.oldest_waiting_ms is None else max(0.0, (now_ms - self.oldest_waiting_ms) / 1000)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A reading an uploader's server refused, with the server's reason."""
+
+    uploader: str
+    series: str
+    timestamp_ms: int
+    value: Any
+    reason: str
+    dead_ms: int  # when it was refused (last refused, after a retry)
+    retry: bool  # flagged by `retry-dead` for another try
 
 
 @dataclass(frozen=True)
@@ -127,6 +142,13 @@ def status_of(conn: sqlite3.Connection, path: Path, hot: HotIndex,
         "SELECT uploader, last_id, delivered, last_success_ms, last_error, last_error_ms FROM cursor")}
     dead = {row[0]: row[1:] for row in conn.execute(
         "SELECT uploader, count(*), total(retry) FROM dead_letter GROUP BY uploader")}
+    reasons: dict[str, list[tuple[str, int]]] = {}
+    for uploader, reason, count in conn.execute(
+            "SELECT uploader, reason, count(*) AS n FROM dead_letter GROUP BY uploader, reason "
+            "ORDER BY uploader, n DESC, reason"):
+        shown = reasons.setdefault(uploader, [])
+        if len(shown) < REASONS_SHOWN:
+            shown.append((reason, count))
     names = list(uploaders) if uploaders is not None else sorted(cursors)
     statuses = []
     for name in names:
@@ -144,6 +166,7 @@ def status_of(conn: sqlite3.Connection, path: Path, hot: HotIndex,
             last_error_ms=error_ms,
             dead_letters=dead_count,
             dead_letters_to_retry=int(dead_retry),
+            dead_letter_reasons=tuple(reasons.get(name, ())),
         ))
     by_series: dict[str, int] = {}
     for series, count in conn.execute(
@@ -204,7 +227,9 @@ def publish_snapshot(status: OutboxStatus, target: Path) -> None:
 
 def _load_snapshot(target: Path) -> OutboxStatus:
     fields = json.loads(target.read_text())
-    fields["uploaders"] = tuple(UploaderStatus(**u) for u in fields["uploaders"])
+    fields["uploaders"] = tuple(
+        UploaderStatus(**dict(u, dead_letter_reasons=tuple(map(tuple, u.get("dead_letter_reasons", ())))))
+        for u in fields["uploaders"])
     fields["dropped_by_series"] = tuple((name, count) for name, count in fields["dropped_by_series"])
     return OutboxStatus(**fields)
 
@@ -246,6 +271,29 @@ def read_status(path: str | os.PathLike[str], uploaders: Sequence[str] | None = 
         raise OutboxError(f"cannot read the outbox {path}: {exc}") from None
     finally:
         conn.close()
+
+
+def dead_letters(path: str | os.PathLike[str], uploader: str | None = None) -> list[DeadLetter]:
+    """Every dead letter (of one uploader, or all), oldest refusal first. Needs the writer stopped."""
+    path = Path(path)
+    in_the_way = _writer_in_the_way(path, "list its dead letters")
+    if in_the_way is not None:
+        raise in_the_way
+    conn = open_existing(path, writable=False)
+    sql = ("SELECT d.uploader, s.series, d.timestamp_ms, s.kind, d.value, d.reason, d.dead_ms, d.retry "
+           "FROM dead_letter d JOIN series s ON s.id = d.series_id")
+    params: tuple[str, ...] = ()
+    if uploader is not None:
+        sql += " WHERE d.uploader = ?"
+        params = (uploader,)
+    try:
+        rows = conn.execute(sql + " ORDER BY d.id", params).fetchall()
+    except sqlite3.Error as exc:
+        raise OutboxError(f"cannot read the outbox {path}: {exc}") from None
+    finally:
+        conn.close()
+    return [DeadLetter(name, series, ts, to_value(kind, value), reason, dead_ms, bool(retry))
+            for name, series, ts, kind, value, reason, dead_ms, retry in rows]
 
 
 def retry_dead(path: str | os.PathLike[str], uploader: str | None = None) -> int:
