@@ -287,16 +287,16 @@ class Outbox:
 
     def pending_batch(self, uploader: str, limit: int) -> list[tuple[int, Reading]]:
         """Up to `limit` committed readings after the uploader's cursor, with their ids, oldest first."""
-        start = max(self._cursor(uploader) + 1, self._file.floor)
-        end = min(start + limit, self._file.next_id)
-        if start >= end:
-            return []
-        items: list[tuple[int, Reading]] = []
-        for row in self._read(self._file.chunks_between, start, end):
-            items.extend(decode(row, self._file.series, start, end))
-        if items:
+        with self._write_lock:  # no commit may move the floor between choosing the batch and marking it
+            start = max(self._cursor(uploader) + 1, self._file.floor)
+            end = min(start + limit, self._file.next_id)
+            if start >= end:
+                return []
+            items: list[tuple[int, Reading]] = []
+            for row in self._read(self._file.chunks_between, start, end):
+                items.extend(decode(row, self._file.series, start, end))
             with self._lock:
-                self._in_flight[uploader] = items[0][0]
+                self._in_flight[uploader] = start
         return items
 
     def settled(self, uploader: str) -> None:

@@ -86,6 +86,7 @@ class _State:
         self.overruns = 0
         self.last_error: str | None = None
         self.last_ok_ms: int | None = None
+        self.last_taken_ms: int | None = None  # the timestamp of the last measurement begun
         self.queue: queue.SimpleQueue[float | None] = queue.SimpleQueue()
         self.thread: threading.Thread | None = None
 
@@ -228,6 +229,12 @@ class Sampler:
             try:
                 actual = self._clock.monotonic()
                 timestamp_ms = self._clock.time_ms()
+                if timestamp_ms == state.last_taken_ms:
+                    # A late reading and the next slot in one millisecond: a second reading of the same
+                    # instant says nothing new, and a series may hold one value per timestamp.
+                    self._skip_same_instant(state)
+                    return
+                state.last_taken_ms = timestamp_ms
                 if self._on_trigger is not None:
                     self._on_trigger(sensor.name, due, actual, timestamp_ms)
                 values = sensor.read()
@@ -258,6 +265,13 @@ class Sampler:
             log.warning("sensor '%s' answers again after %d failed reading(s)", sensor.name, recovered)
         if readings:
             self._sink(readings)
+
+    def _skip_same_instant(self, state: _State) -> None:
+        with self._lock:
+            state.busy = False
+            state.overruns += 1
+        log.warning("sensor '%s' was read late and its next slot fell in the same millisecond: slot skipped",
+                    state.sensor.name)
 
     def _report_failure(self, state: _State, error: str, failures: int) -> None:
         # First failure and then every doubling: visible, without flooding a log for days.

@@ -242,6 +242,10 @@ HOLD_STAGES = ("before_store", "after_store")
 HOLD_LIMIT_S = 60.0  # a held import goes on by itself after this long, so a forgotten hold cannot hang a test
 
 
+def _record(device_id: str, points: list[tuple[str, int, Value]]) -> ImportRecord:
+    return ImportRecord(device_id, tuple(StoredPoint(device_id, *point) for point in points))
+
+
 class _ImportWatch:
     """What tests see of imports: a log of accepted ones (when kept) and a hold at a chosen stage.
 
@@ -251,6 +255,7 @@ class _ImportWatch:
     """
 
     def __init__(self, keep: bool) -> None:
+        self.held: ImportRecord | None = None  # the import that last reached the hold
         self._lock = threading.Lock()
         self._log: list[ImportRecord] | None = [] if keep else None
         self._stage: str | None = None
@@ -263,6 +268,7 @@ class _ImportWatch:
             raise ValueError(f"stage must be one of {', '.join(HOLD_STAGES)}, not {stage!r}")
         with self._lock:
             self._stage = stage
+            self.held = None
             self._reached.clear()
             self._open.clear()
             return self._reached
@@ -272,17 +278,18 @@ class _ImportWatch:
             self._stage = None
             self._open.set()
 
-    def at(self, stage: str) -> None:
+    def at(self, stage: str, device_id: str, points: list[tuple[str, int, Value]]) -> None:
         with self._lock:
             held = self._stage == stage
             if held:
+                self.held = _record(device_id, points)
                 self._reached.set()
         if held:
             self._open.wait(HOLD_LIMIT_S)
 
     def stored(self, device_id: str, points: list[tuple[str, int, Value]]) -> None:
         if self._log is not None:
-            record = ImportRecord(device_id, tuple(StoredPoint(device_id, *point) for point in points))
+            record = _record(device_id, points)
             with self._lock:
                 self._log.append(record)
 
@@ -403,10 +410,10 @@ class _Api:
         if refused:
             raise HttpError(400, f"this server refuses the series {', '.join(map(repr, refused))}; "
                                  "nothing of this request was stored")
-        self._watch.at("before_store")
+        self._watch.at("before_store", device_id, points)
         self._store.put_points(project_id, device_id, points)
         self._watch.stored(device_id, points)
-        self._watch.at("after_store")
+        self._watch.at("after_store", device_id, points)
         return Response(200, {"points": len(points)})
 
     def export(self, request: Request, args: dict[str, str]) -> Response:
@@ -625,6 +632,11 @@ class IobeamEmulator:
         import goes on by itself after a minute.
         """
         return self._watch.hold(stage)
+
+    @property
+    def held_import(self) -> ImportRecord | None:
+        """The import that reached the hold last (None before one has)."""
+        return self._watch.held
 
     def release_imports(self) -> None:
         """Let held imports (and later ones) go on."""

@@ -193,6 +193,8 @@ def test_outbox_status_tells_where_the_readings_are(tmp_path, emulator):
     assert "cannot reach" in iobeam["last_error"]
     text = sensorkit("outbox", cwd=tmp_path).stdout
     assert f"waiting:       {taken:,} reading(s)" in text and "last error:" in text
+    assert sensorkit("outbox", "list-dead", cwd=tmp_path).stdout.startswith("no dead letters")
+    assert json.loads(sensorkit("outbox", "list-dead", "--json", cwd=tmp_path).stdout) == []
 
 
 def test_outbox_status_without_an_outbox(tmp_path):

@@ -643,6 +643,7 @@ def test_hold_imports_keeps_a_send_in_flight_until_released(server: IobeamEmulat
     thread.start()
     assert held.wait(10), "the import never reached the hold"
     assert answers == [] and len(server.points()) == stored_while_held
+    assert server.held_import is not None and [p.time_us for p in server.held_import.points] == [T0_US]
     server.release_imports()
     thread.join(10)
     assert answers == [200] and len(server.points()) == 1

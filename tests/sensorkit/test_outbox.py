@@ -19,7 +19,7 @@ from sensorkit.errors import OutboxError, OutboxFull
 from sensorkit.outbox import PRUNE_INTERVAL_S, Outbox
 from sensorkit.outbox_chunks import HOT_MAX_COMMIT, HOT_SLOTS
 from sensorkit.outbox_codec import MAX_CHUNK_READINGS, decode, encode
-from sensorkit.outbox_status import purge_dead, read_status, retry_dead
+from sensorkit.outbox_status import dead_letters, purge_dead, read_status, retry_dead
 from sensorkit.readings import Reading
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -379,6 +379,8 @@ def test_outbox_publishes_its_status_while_it_holds_the_file(open_outbox, path: 
         retry_dead(path)
     with pytest.raises(OutboxError, match="stop it first"):
         purge_dead(path)
+    with pytest.raises(OutboxError, match="stop it first"):
+        dead_letters(path)
 
 
 def test_outbox_shared_lets_other_processes_read_the_file(open_outbox, path: Path) -> None:
@@ -398,7 +400,14 @@ def test_outbox_dead_letters_can_be_retried_or_purged(open_outbox, path: Path) -
     outbox.dead_letter("byteport", items[0:1], "no")
     assert outbox.waiting("iobeam") == 0  # the cursor moved past them with the dead letters
     assert outbox.retry_batch("iobeam", 10) == []
+    assert outbox.status().uploader("iobeam").dead_letter_reasons == (("refused", 1), ("refused too", 1))
     outbox.close()
+    listed = dead_letters(path, "iobeam")
+    assert [(d.series, d.timestamp_ms, d.value, d.reason) for d in listed] == [
+        (items[1][1].series, items[1][1].timestamp_ms, items[1][1].value, "refused"),
+        ("door_state", items[4][1].timestamp_ms, True, "refused too")]
+    assert type(listed[1].value) is bool and not listed[0].retry
+    assert [d.uploader for d in dead_letters(path)] == ["iobeam", "iobeam", "byteport"]
     assert retry_dead(path, "iobeam") == 2  # the CLI, while sensorkit run is stopped
     outbox = open_outbox(("iobeam", "byteport"))
     retries = outbox.retry_batch("iobeam", 10)

@@ -117,7 +117,10 @@ class Run:
         return code
 
     def keys(self) -> dict[Key, Any]:
-        return {(r["series"], r["timestamp_ms"]): r["value"] for r in self.readings}
+        readings = self.readings
+        keys = {(r["series"], r["timestamp_ms"]): r["value"] for r in readings}
+        assert len(keys) == len(readings), "a series got two readings of one millisecond"
+        return keys
 
 
 def config_file(workdir: Path, server: IobeamEmulator, sensors: str, *, uploader: str = "",
@@ -183,8 +186,6 @@ def test_outage_every_reading_arrives_in_order_and_once(tmp_path, make_iobeam_se
     assert "cannot reach" in run.stderr, "the outage is reported"
 
     taken = run.keys()
-    during = [r for r in run.readings[down_from:] if r["timestamp_ms"] <= up_at]
-    assert len(during) >= 400
     assert stored(server) == taken, "every reading taken arrives, with its value, and nothing else"
 
     arrivals: dict[str, list[int]] = {}

@@ -147,6 +147,37 @@ def test_sampler_isolates_a_hanging_sensor(fake_clock: FakeClock) -> None:
         assert sampler.stop(timeout_s=WAIT_S) == []
 
 
+def test_sampler_never_gives_a_series_two_readings_of_one_millisecond(fake_clock: FakeClock) -> None:
+    """A reading held up until just before the next slot, and that slot: the second is skipped, not doubled."""
+    bus = threading.Lock()
+    sink = Collector()
+    start_ms = fake_clock.time_ms()
+    sampler = Sampler([sensor("s", 1.0, lock=bus, lock_name="I2C bus 1", phase_s=0.0002)], sink, clock=fake_clock)
+    try:
+        sampler.start()
+        fake_clock.advance(0.0002)
+        sampler.poll()  # slot 0, on time
+        assert sink.queue.get(timeout=WAIT_S).timestamp_ms == start_ms
+        with bus:  # another sensor holds the bus...
+            fake_clock.advance(1.0)
+            sampler.poll()  # ...so slot 1's worker waits for it
+            fake_clock.advance(0.9998)
+        assert sink.queue.get(timeout=WAIT_S).timestamp_ms == start_ms + 2000  # taken 999.8 ms late
+        fake_clock.advance(0.0003)
+        sampler.poll()  # slot 2 (due at +2000.2 ms), at +2000.3: the same millisecond as slot 1's reading
+        waited = threading.Event()
+        for _ in range(int(WAIT_S / 0.001)):  # the worker thread decides; wait for it, boundedly
+            if sampler.status()[0].overruns or waited.wait(0.001):
+                break
+        assert sampler.status()[0].overruns == 1 and sampler.status()[0].samples == 2
+        fake_clock.advance(1.0)
+        sampler.poll()  # slot 3, a millisecond of its own
+        assert sink.queue.get(timeout=WAIT_S).timestamp_ms == start_ms + 3000
+        assert [r.timestamp_ms - start_ms for r in sink.readings] == [0, 2000, 3000]
+    finally:
+        assert sampler.stop(timeout_s=WAIT_S) == []
+
+
 def test_sampler_never_interleaves_readings_on_one_bus(fake_clock: FakeClock) -> None:
     bus = threading.Lock()
     inside = threading.Semaphore(1)
