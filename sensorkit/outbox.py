@@ -22,8 +22,10 @@ Durability window, at the defaults:
 
 Bounds: when the file holds more than `max_readings`, or readings older than
 `max_age_s`, the oldest are dropped at the next commit, counted per series
-and reported by a warning; new readings are never refused. Readings that
-every configured uploader has had are removed in bulk now and then.
+and reported by a warning; new readings are never refused. A batch being
+sent (from `pending_batch` until `settled`) is left alone until its send is
+over, so the drop counter counts only readings that never arrived. Readings
+that every configured uploader has had are removed in bulk now and then.
 
 The file is held exclusively while open (no shared WAL index to write back
 every 30 s); `start()` publishes the status every few seconds for
@@ -286,7 +288,10 @@ class Outbox:
         return max(0, self._file.next_id - max(self._cursor(uploader) + 1, self._file.floor))
 
     def pending_batch(self, uploader: str, limit: int) -> list[tuple[int, Reading]]:
-        """Up to `limit` committed readings after the uploader's cursor, with their ids, oldest first."""
+        """Up to `limit` committed readings after the uploader's cursor, with their ids, oldest first.
+
+        They count as in flight, safe from the bounds, until `settled(uploader)`.
+        """
         with self._write_lock:  # no commit may move the floor between choosing the batch and marking it
             start = max(self._cursor(uploader) + 1, self._file.floor)
             end = min(start + limit, self._file.next_id)
