@@ -369,12 +369,15 @@ def test_outbox_publishes_its_status_while_it_holds_the_file(open_outbox, path: 
     outbox = open_outbox(("iobeam",))
     with pytest.raises(OutboxError, match=rf"in use by sensorkit run \(pid {os.getpid()}\).*stop it first"):
         read_status(path)  # held exclusively, and nothing published yet
-    outbox.add(numbered(5))
+    outbox.add(numbered(6))
     outbox.commit()
+    outbox.dead_letter("iobeam", outbox.pending_batch("iobeam", 1), "refused: too warm")
+    outbox.settled("iobeam")
     outbox.start()
     status = read_status(path)  # from the snapshot the running outbox publishes in RAM
     assert status.writer_pid == os.getpid() and status.as_of_ms is not None
-    assert status.uploader("iobeam").waiting == 5 and status.stored == 5
+    assert status.uploader("iobeam").waiting == 5 and status.stored == 6
+    assert status.uploader("iobeam").dead_letter_reasons == (("refused: too warm", 1),)
     with pytest.raises(OutboxError, match="stop it first"):
         retry_dead(path)
     with pytest.raises(OutboxError, match="stop it first"):
