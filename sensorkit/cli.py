@@ -457,6 +457,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except boards.BoardNotDetected:
         print(f"OK: {config.source}: {len(config.sensors)} sensor(s); board is 'auto' and this machine "
               "is not a known board, so buses and pins were not checked — add --board NAME to check them")
+        _print_uploaders(config)
         return EXIT_OK
     try:
         resolved = resolve(config, profile)
@@ -466,7 +467,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for sensor in resolved:
         print(f"  {sensor.name:<16} {sensor.config.driver:<12} {sensor.where():<28} "
               f"every {sensor.config.interval_s:g} s")
+    _print_uploaders(config)
     return EXIT_OK
+
+
+def _print_uploaders(config: Any) -> None:
+    from sensorkit.durations import format_duration
+
+    if not config.uploaders:
+        print("no uploader: readings are only printed (add an [uploader.iobeam] table to send them)")
+        return
+    print(f"{len(config.enabled_uploaders)} enabled uploader(s), through the outbox in the state dir:")
+    for uploader in config.uploaders:
+        if not uploader.enabled:
+            print(f"  {uploader.name:<16} disabled (enabled = false)")
+            continue
+        where = f"to {uploader['base_url']}, " if uploader.get("base_url") else ""
+        print(f"  {uploader.name:<16} {where}batches of up to {uploader['batch_size']:,}, "
+              f"a part batch waits at most {format_duration(uploader['send_delay'])}")
 
 
 # --------------------------------------------------------------------------- register

@@ -103,6 +103,18 @@ def test_emulate_refuses_a_taken_port(tmp_path, emulator):
     assert_bad_input(sensorkit("emulate", "iobeam", "--port", port, cwd=tmp_path), "choose another --port")
 
 
+def test_validate_shows_the_uploaders(tmp_path):
+    config = iobeam_config(tmp_path, "http://127.0.0.1:9", 7, 'batch_size = 500\nsend_delay = "30s"\n')
+    result = sensorkit("validate", "-c", str(config), cwd=tmp_path, env_extra={"IOBEAM_TOKEN": "a.b.c"})
+    assert result.returncode == 0, result.stderr
+    assert "1 enabled uploader(s)" in result.stdout
+    assert "iobeam           to http://127.0.0.1:9/v1/, batches of up to 500, a part batch waits at most 30s" \
+        in result.stdout
+    disabled = iobeam_config(tmp_path, "http://127.0.0.1:9", 7, "enabled = false\n")
+    result = sensorkit("validate", "-c", str(disabled), cwd=tmp_path, env_extra={"IOBEAM_TOKEN": "a.b.c"})
+    assert "0 enabled uploader(s)" in result.stdout and "iobeam           disabled" in result.stdout
+
+
 def test_register_prints_the_id_and_keeps_it(tmp_path, emulator):
     config = iobeam_config(tmp_path, emulator.url, emulator.project_id)
     env = {"IOBEAM_TOKEN": emulator.token}
