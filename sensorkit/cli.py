@@ -83,9 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "(Ctrl-C / SIGTERM) or for --duration.")
     _add_config(run)
     _add_board(run)
-    run.add_argument("--output", choices=("console", "jsonl"),
+    run.add_argument("--output", choices=("console", "jsonl", "none"),
                      help="console: a live table (default on a terminal); jsonl: one JSON object per "
-                     "reading per line (default otherwise)")
+                     "reading per line (default otherwise); none: print nothing (a service with uploaders)")
     run.add_argument("--duration", type=_duration, metavar="SECONDS",
                      help='stop after this long ("30", "90s", "5m")')
     _add_state_dir(run)
@@ -281,7 +281,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from sensorkit.output import ConsoleOutput, JsonlOutput, OutputClosed
+    from sensorkit.output import ConsoleOutput, JsonlOutput, NoOutput, OutputClosed
     from sensorkit.system import open_delivering
 
     log = logging.getLogger("sensorkit")
@@ -290,11 +290,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     system = _build(args)
     stop = threading.Event()
     with system:
+        if output_kind == "none" and not system.config.enabled_uploaders:
+            raise BadInput(f"--output none, and {system.config.source} has no enabled [uploader.*] table: every "
+                           "reading would be thrown away; add an uploader or choose --output jsonl")
         delivering = open_delivering(system.config, state_dir, clock=system.clock)
         if output_kind == "console":
             output: Any = ConsoleOutput(sys.stdout, title=_title(system), wall_ms=system.clock.time_ms)
-        else:
+        elif output_kind == "jsonl":
             output = JsonlOutput(sys.stdout)
+        else:
+            output = NoOutput()
         closed = threading.Event()
 
         def sink(readings: list[Any]) -> None:

@@ -43,6 +43,19 @@ class JsonlOutput:
                 pass
 
 
+class NoOutput:
+    """Prints nothing: for a service, whose readings go only to the uploaders (and not into its journal)."""
+
+    def write(self, readings: Sequence[Reading]) -> None:
+        """Nothing to print."""
+
+    def refresh(self) -> None:
+        """Nothing to redraw."""
+
+    def close(self) -> None:
+        """Nothing to flush."""
+
+
 def format_value(value: Any) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"

@@ -209,6 +209,24 @@ def test_outbox_status_tells_where_the_readings_are(tmp_path, emulator):
     assert json.loads(sensorkit("outbox", "list-dead", "--json", cwd=tmp_path).stdout) == []
 
 
+def test_run_output_none_prints_nothing_and_keeps_everything(tmp_path, emulator):
+    """The service's way: no readings on stdout (nor in its journal), all of them at the server."""
+    config = iobeam_config(tmp_path, emulator.url, emulator.project_id)
+    result = sensorkit("run", "--simulate", "-c", str(config), "--duration", "2", "--output", "none",
+                       cwd=tmp_path, env_extra={"IOBEAM_TOKEN": emulator.token})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    [device] = emulator.export(limit="100000")["result"]
+    arrived = sum(len(source["data"]) for source in device["sources"])
+    [iobeam] = json.loads(sensorkit("outbox", "status", "--json", cwd=tmp_path).stdout)["uploaders"]
+    assert iobeam["waiting"] == 0 and iobeam["delivered"] == arrived > 0
+
+
+def test_run_output_none_without_an_uploader_is_bad_input(tmp_path):
+    assert_bad_input(sensorkit("run", "--simulate", "--output", "none", "--duration", "1", cwd=tmp_path),
+                     "every reading would be thrown away")
+
+
 def test_outbox_status_without_an_outbox(tmp_path):
     result = sensorkit("outbox", "status", cwd=tmp_path)
     assert result.returncode == 0 and "no outbox at" in result.stdout
