@@ -450,6 +450,7 @@ def bench_iobeam_drain(total: int) -> dict[str, Any]:
             sensor, t = i % 10, start_ms + (i // 10) * 1000 + i % 10
             batch += [Reading(f"s{sensor}_temperature", f"s{sensor}", "temperature", 20.5, "°C", t),
                       Reading(f"s{sensor}_humidity", f"s{sensor}", "humidity", 50.5, "%RH", t)]
+            newest = batch[-1]
             if len(batch) >= 10_000:
                 outbox.add(batch)
                 outbox.commit()
@@ -457,7 +458,7 @@ def bench_iobeam_drain(total: int) -> dict[str, Any]:
         outbox.add(batch)
         outbox.commit()
         outbox.close()
-        last = (f"s{(total // 2 - 1) % 10}_humidity", start_ms + (total // 2 - 1) // 10 * 1000 + (total // 2 - 1) % 10)
+        last = (newest.series, newest.timestamp_ms)  # delivered in order: once it is there, all are
         config = Path(state) / "sensorkit.toml"
         config.write_text(f"""[device]
 board = "simulated"
