@@ -16,6 +16,13 @@ from boards.world import World
 Refresh = Callable[[float], None]  # wall-clock seconds -> None
 
 
+def _load(target: str) -> Any:
+    module_name, _, attr = target.partition(":")
+    import importlib
+
+    return getattr(importlib.import_module(module_name), attr)
+
+
 class SimulatedTransports(OwnedTransports):
     simulated = True
 
@@ -49,7 +56,7 @@ class SimulatedTransports(OwnedTransports):
     # ------------------------------------------------------------------ twins
     def add_twin(
         self,
-        driver: str,
+        spec: Any,
         *,
         name: str,
         bus: int | None = None,
@@ -58,48 +65,56 @@ class SimulatedTransports(OwnedTransports):
         options: dict[str, Any] | None = None,
         fault: str | None = None,
     ) -> Any:
-        """Put the emulated twin of `driver` where the sensor `name` is configured.
+        """Put the emulated twin of `spec` (a catalog `DriverSpec`) where sensor `name` is configured.
 
-        `fault` makes the twin misbehave from the start, as a miswired sensor
-        would: "absent" (NACKs everything), "crc" (corrupt checksums) or
-        "stuck-bus" (the whole bus times out).
+        The catalog says which twin class, which world quantities drive it
+        and which sibling answers under "wrong-chip"; `fault` makes the twin
+        misbehave from the start, as a miswired or failing sensor would.
         """
         options = options or {}
-        key = name
-        if driver == "sht3x":
-            from drivers.emulated import EmulatedSHT3x
+        if fault is not None and fault not in spec.simulated_faults:
+            raise BoardError(f"the emulated {spec.name} cannot show the fault '{fault}'")
+        if spec.transport == "i2c":
+            return self._add_i2c_twin(spec, name, bus, address, fault)
+        if spec.transport == "gpio":
+            return self._add_input_twin(name, pin, active_low=bool(options.get("pull_up", False)))
+        raise BoardError(f"no emulated twin for driver '{spec.name}'")
 
-            assert bus is not None and address is not None
-            chip = EmulatedSHT3x(clock=self.clock.monotonic)
-            self.i2c(bus).attach(address, chip)
-            chip.absent = fault == "absent"
-            chip.corrupt_crc = fault == "crc"
-            if fault == "stuck-bus":
-                self.i2c(bus).stuck = True
+    def _add_i2c_twin(self, spec: Any, name: str, bus: int | None, address: int | None, fault: str | None) -> Any:
+        from drivers.emulated.base import CHIP_FAULTS
 
-            def refresh_sht3x(wall_s: float) -> None:
-                chip.temperature = self.world.temperature_c(key, wall_s)
-                chip.humidity = self.world.humidity_rh(key, wall_s)
+        if bus is None or address is None or not spec.twin:
+            raise BoardError(f"no emulated twin for driver '{spec.name}'")
+        target = spec.sibling if fault == "wrong-chip" else spec.twin
+        chip = _load(target)(clock=self.clock.monotonic)
+        self.i2c(bus).attach(address, chip)
+        if fault in CHIP_FAULTS:
+            chip.fault = fault
+        elif fault == "stuck-bus":
+            self.i2c(bus).stuck = True
+        world, quantities = self.world, [q for q in spec.world if hasattr(chip, q)]
 
-            self._refresh[name] = refresh_sht3x
-            return chip
-        if fault is not None:
-            raise BoardError(f"the emulated {driver} cannot show the fault '{fault}'")
-        if driver == "gpio_input":
-            assert pin is not None
-            mock_pin = self.pin_factory().pin(pin)
-            active_low = bool(options.get("pull_up", False))
+        def refresh(wall_s: float) -> None:
+            for quantity in quantities:
+                setattr(chip, quantity, world.value(quantity, name, wall_s))
 
-            def refresh_input(wall_s: float) -> None:
-                active = self.world.motion(key, wall_s)
-                if active != active_low:
-                    mock_pin.drive_high()
-                else:
-                    mock_pin.drive_low()
+        self._refresh[name] = refresh
+        return chip
 
-            self._refresh[name] = refresh_input
-            return mock_pin
-        raise BoardError(f"no emulated twin for driver '{driver}'")
+    def _add_input_twin(self, name: str, pin: int | None, *, active_low: bool) -> Any:
+        if pin is None:
+            raise BoardError("an emulated input needs a pin")
+        mock_pin = self.pin_factory().pin(pin)
+        world = self.world
+
+        def refresh(wall_s: float) -> None:
+            if world.motion(name, wall_s) != active_low:
+                mock_pin.drive_high()
+            else:
+                mock_pin.drive_low()
+
+        self._refresh[name] = refresh
+        return mock_pin
 
     def prepare(self, sensor_name: str) -> None:
         refresh = self._refresh.get(sensor_name)

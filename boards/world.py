@@ -7,6 +7,9 @@ depend on call order or on which thread asks, and a World needs no lock.
 Temperature = per-key base + daily cycle + weather drift + measurement noise.
 Humidity follows the noise-free temperature at constant absolute humidity
 (so it falls as the air warms), plus its own slow drift and noise.
+Pressure is sea-level pressure with slow weather drift (one device shares one
+sky, so it does not depend on the sensor), reduced to the board's altitude
+by the international barometric formula, plus measurement noise.
 Motion is a few short seeded events per hour.
 """
 
@@ -45,6 +48,21 @@ MAGNUS_C_C = 243.12
 # ±2 %RH accuracy; taken as roughly 2 σ).
 SHT3X_TEMPERATURE_SIGMA_C = 0.1
 SHT3X_HUMIDITY_SIGMA_RH = 1.0
+# Pressure: mean sea-level pressure (ISA), weather systems drifting over days
+# (sigma ~10 hPa, knots every 12 h) and a short-term wobble (knots every hour).
+SEA_LEVEL_HPA = 1013.25
+PRESSURE_FRONT_KNOT_S = 12 * SECONDS_PER_HOUR
+PRESSURE_FRONT_SIGMA_HPA = 10.0
+PRESSURE_WOBBLE_KNOT_S = SECONDS_PER_HOUR
+PRESSURE_WOBBLE_SIGMA_HPA = 0.5
+# Bosch BME280/BMP280: relative accuracy ±0.12 hPa, taken as roughly 2 σ.
+PRESSURE_SIGMA_HPA = 0.06
+# International barometric formula (ICAO standard atmosphere, troposphere).
+ISA_LAPSE_K_PER_M = 0.0065
+ISA_SEA_LEVEL_K = 288.15
+ISA_EXPONENT = 5.255
+# The pressure is the same for every sensor of a device: one key.
+_SKY = "\x00sky"
 # Motion: each 1-minute window holds an event with probability 5 % (about three
 # per hour), starting anywhere in the window and lasting 5-30 s. Events are
 # shorter than a window, so a time only needs its own and the previous window.
@@ -72,17 +90,19 @@ class World:
     it is a parameter rather than read from the system so results stay pure.
     """
 
-    def __init__(self, seed: int = 0, *, utc_offset_s: float = 0.0) -> None:
+    def __init__(self, seed: int = 0, *, utc_offset_s: float = 0.0, altitude_m: float = 0.0) -> None:
         self._seed = seed
         self._hash_key = str(seed).encode()
         self._utc_offset_s = utc_offset_s
+        self.altitude_m = altitude_m
 
     @property
     def seed(self) -> int:
         return self._seed
 
     def __repr__(self) -> str:
-        return f"World(seed={self._seed!r}, utc_offset_s={self._utc_offset_s!r})"
+        return (f"World(seed={self._seed!r}, utc_offset_s={self._utc_offset_s!r}, "
+                f"altitude_m={self.altitude_m!r})")
 
     # --- seeded primitives ---------------------------------------------------
 
@@ -157,6 +177,31 @@ class World:
         """What sensor *key* reads at *wall_s*, kept within 0..100 %RH."""
         noise = noise_rh * self._reading_noise(key, "humidity.noise", wall_s)
         return min(MAX_RH, max(MIN_RH, self.true_humidity_rh(key, wall_s) + noise))
+
+    def true_pressure_hpa(self, wall_s: float) -> float:
+        """Station pressure at the board's altitude, before noise (the same for every sensor)."""
+        sea_level = (
+            SEA_LEVEL_HPA
+            + PRESSURE_FRONT_SIGMA_HPA * self._value_noise(_SKY, "pressure.front", wall_s, PRESSURE_FRONT_KNOT_S)
+            + PRESSURE_WOBBLE_SIGMA_HPA * self._value_noise(_SKY, "pressure.wobble", wall_s, PRESSURE_WOBBLE_KNOT_S)
+        )
+        return sea_level * (1.0 - ISA_LAPSE_K_PER_M * self.altitude_m / ISA_SEA_LEVEL_K) ** ISA_EXPONENT
+
+    def pressure_hpa(self, key: str, wall_s: float, *, noise_hpa: float = PRESSURE_SIGMA_HPA) -> float:
+        """What pressure sensor *key* reads at *wall_s*."""
+        return self.true_pressure_hpa(wall_s) + noise_hpa * self._reading_noise(key, "pressure.noise", wall_s)
+
+    def value(self, quantity: str, key: str, wall_s: float) -> float | bool:
+        """What sensor *key* measures of *quantity*: the table the simulated twins are driven from."""
+        if quantity == "temperature":
+            return self.temperature_c(key, wall_s)
+        if quantity == "humidity":
+            return self.humidity_rh(key, wall_s)
+        if quantity == "pressure":
+            return self.pressure_hpa(key, wall_s)
+        if quantity == "motion":
+            return self.motion(key, wall_s)
+        raise KeyError(f"the simulated world has no quantity {quantity!r}")
 
     def motion(self, key: str, wall_s: float) -> bool:
         """Whether motion sensor *key* sees movement at *wall_s*."""

@@ -9,9 +9,11 @@ Error tree::
 
     DriverError
     ├── SensorNotFound      nothing answers at the address / pin / path
+    │   └── WrongChip       something answers, but it is not the configured chip
     ├── NotReady            the sensor answered but has no result yet
     ├── ChecksumError       (also ValueError) the data failed its CRC
     ├── BusError            (also OSError) the bus itself failed (stuck, I/O error)
+    ├── ImplausibleReading  (also ValueError) a value outside what the chip can measure
     └── DriverConfigError   (also ValueError) an option the driver cannot use
 """
 from __future__ import annotations
@@ -25,6 +27,17 @@ class SensorNotFound(DriverError):
     """No device answered where the driver looked for it."""
 
 
+class WrongChip(SensorNotFound):
+    """A device answered where the sensor is configured, but it is another chip.
+
+    `found` names what answered (e.g. "BMP280"), or is None when it is unknown.
+    """
+
+    def __init__(self, message: str, found: str | None = None) -> None:
+        super().__init__(message)
+        self.found = found
+
+
 class NotReady(DriverError):
     """The device answered but had no measurement to give yet."""
 
@@ -35,6 +48,10 @@ class ChecksumError(DriverError, ValueError):
 
 class BusError(DriverError, OSError):
     """The bus failed (stuck line, adapter I/O error) rather than one device."""
+
+
+class ImplausibleReading(DriverError, ValueError):
+    """The conversion gave a value outside the chip's physical range; it is never recorded."""
 
 
 class DriverConfigError(DriverError, ValueError):
@@ -57,6 +74,8 @@ __all__ = [
     "ChecksumError",
     "DriverConfigError",
     "DriverError",
+    "ImplausibleReading",
     "NotReady",
     "SensorNotFound",
+    "WrongChip",
 ]

@@ -9,8 +9,9 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
-# option kinds understood by the config loader
-BOOL, INT, FLOAT, STR, CHOICE = "bool", "int", "float", "str", "choice"
+# option kinds understood by the config loader; DURATION takes "5ms", "2s", ... or
+# seconds and gives float seconds; TABLE is a table of string keys to string values.
+BOOL, INT, FLOAT, STR, CHOICE, DURATION, TABLE = "bool", "int", "float", "str", "choice", "duration", "table"
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,9 @@ class Option:
     default: Any = None
     choices: tuple[Any, ...] = ()
     help: str = ""
+    # inclusive bounds for INT, FLOAT and DURATION (None: unbounded; FLOAT and DURATION are never negative)
+    minimum: float | None = None
+    maximum: float | None = None
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,7 @@ class DriverSpec:
 
     name: str
     part: str
-    transport: str  # "i2c" or "gpio"
+    transport: str  # "i2c", "gpio", "w1" or "dht"
     quantities: tuple[str, ...]
     target: str  # "module:Class"
     addresses: tuple[int, ...] = ()
@@ -40,10 +44,34 @@ class DriverSpec:
     address_help: str = ""
     # faults its emulated twin can show under --simulate (`simulate_fault = "..."`)
     simulated_faults: tuple[str, ...] = ()
+    # "module:function": the longest conversion for the configured options, in
+    # seconds (`timing(**options) -> float`); sets the minimum interval per option.
+    timing: str = ""
+    # The emulated twin under --simulate: "module:Class", the world quantities
+    # set on it before each reading, and the sibling that answers instead under
+    # simulate_fault = "wrong-chip".
+    twin: str = ""
+    world: tuple[str, ...] = ()
+    sibling: str = ""
 
     def load_class(self) -> Callable[..., Any]:
-        module_name, _, attr = self.target.partition(":")
-        return getattr(importlib.import_module(module_name), attr)
+        return load(self.target)
+
+    def conversion_s(self, options: dict[str, Any]) -> float:
+        """The longest conversion a read with these options waits for (0 when the driver says nothing)."""
+        if not self.timing:
+            return 0.0
+        return float(load(self.timing)(**options))
+
+    def min_interval(self, options: dict[str, Any]) -> float:
+        """The shortest interval the sensor sustains with these options."""
+        return max(self.min_interval_s, self.conversion_s(options))
+
+
+def load(target: str) -> Any:
+    """The object a "module:attribute" string names."""
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
 
 
 
@@ -71,7 +99,10 @@ DRIVERS: dict[str, DriverSpec] = {
             # single-shot SHT3x sustains, and it self-heats well before that.
             min_interval_s=0.05,
             simulated_faults=("absent", "crc", "stuck-bus"),
+            twin="drivers.emulated.sht3x:EmulatedSHT3x",
+            world=("temperature", "humidity"),
         ),
+        # -- new I2C chips go above this line, one entry each --
         DriverSpec(
             name="gpio_input",
             part="on/off input on a GPIO pin (PIR motion sensor, reed switch, button)",
@@ -84,6 +115,7 @@ DRIVERS: dict[str, DriverSpec] = {
             ),
             default_interval_s=1.0,
             min_interval_s=0.01,
+            world=("motion",),
         ),
     )
 }

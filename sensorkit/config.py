@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sensorkit.catalog import BOOL, CHOICE, DRIVERS, FLOAT, INT, STR, DriverSpec
+from sensorkit.catalog import BOOL, CHOICE, DRIVERS, DURATION, FLOAT, INT, STR, TABLE, DriverSpec
 from sensorkit.durations import FORMS, format_duration, parse_duration
 from sensorkit.errors import ConfigError
 from sensorkit.uploaders.settings import ENV, OUTBOX_KEYS, SECRET, UPLOADERS, Key, UploaderConfig, coerce
@@ -33,7 +33,9 @@ NAME_RULE = "1-32 letters, digits, '_' or '-', starting and ending with a letter
 TOP_LEVEL = ("device", "sensor", "uploader", "outbox")
 DEVICE_KEYS = ("board", "i2c_buses", "gpio_pins", "onewire_pin")
 COMMON_SENSOR_KEYS = ("name", "driver", "interval", "enabled", "series", "simulate_fault")
-TRANSPORT_KEYS = {"i2c": ("bus", "address"), "gpio": ("pin",)}
+# Keys each transport kind takes in [[sensor]]: I2C chips, GPIO devices, DHT sensors (one GPIO
+# each) and 1-wire sensors (found on the board's 1-wire bus, picked by the driver's `serial`).
+TRANSPORT_KEYS = {"i2c": ("bus", "address"), "gpio": ("pin",), "dht": ("pin",), "w1": ()}
 
 
 @dataclass(frozen=True)
@@ -532,6 +534,9 @@ class _Checker:
                 bad(key, f"unknown key for driver '{spec.name}'{_suggest(key, allowed)}; "
                     f"it takes: {', '.join(allowed)}")
 
+        # Options first (the shortest interval depends on them), their problems reported after the rest.
+        option_problems: list[tuple[str, str]] = []
+        options = self._options(raw, spec, lambda key, message: option_problems.append((key, message)))
         interval_s = spec.default_interval_s
         if "interval" in raw:
             try:
@@ -539,12 +544,15 @@ class _Checker:
             except ValueError:
                 bad("interval", f"must be a duration such as {FORMS}, got {_type_name(raw['interval'])}")
             else:
-                if interval_s < spec.min_interval_s:
+                shortest = spec.min_interval(options)
+                if interval_s < shortest:
                     bad(
                         "interval",
-                        f"{format_duration(interval_s)} is faster than a {spec.name} can measure; "
-                        f"use {format_duration(spec.min_interval_s)} or more",
+                        f"{format_duration(interval_s)} is faster than a {spec.name} can measure"
+                        + (" with these options" if spec.timing else "")
+                        + f"; use {format_duration(shortest)} or more",
                     )
+
 
         enabled = raw.get("enabled", True)
         if not isinstance(enabled, bool):
@@ -560,8 +568,8 @@ class _Checker:
 
         series = self._series(raw.get("series"), spec, name if isinstance(name, str) else "", bad)
         transport = self._transport(raw, spec, bad)
-        options = self._options(raw, spec, bad)
-
+        for key, message in option_problems:
+            bad(key, message)
         if len(self.problems) > problems_before or not isinstance(name, str):
             return None
         lines = {k[2]: v for k, v in self.lines.items() if len(k) == 3 and k[:2] == path}
@@ -618,6 +626,8 @@ class _Checker:
                     else:
                         out["address"] = address
             return out
+        if "pin" not in TRANSPORT_KEYS[spec.transport]:
+            return {}
         pin = raw.get("pin")
         if pin is None:
             bad("pin", 'missing: say which GPIO it is wired to, e.g. pin = "GPIO17" (or 17, or "BOARD11")')
@@ -634,27 +644,53 @@ class _Checker:
                 if option.default is not None:
                     options[option.name] = option.default
                 continue
-            value = raw[option.name]
-            kind_ok = {
-                BOOL: isinstance(value, bool),
-                INT: type(value) is int,
-                FLOAT: type(value) in (int, float) and value >= 0,
-                STR: isinstance(value, str),
-                CHOICE: value in option.choices and not isinstance(value, bool),
-            }[option.kind]
-            if not kind_ok:
-                wanted = {
-                    BOOL: "true or false",
-                    INT: "an integer",
-                    FLOAT: "a number of 0 or more",
-                    STR: "a string",
-                    CHOICE: "one of " + ", ".join(f'"{c}"' for c in option.choices),
-                }[option.kind]
-                bad(option.name, f"must be {wanted}, got {_type_name(value)}"
-                    + (f" — {option.help}" if option.help else ""))
-                continue
-            options[option.name] = float(value) if option.kind == FLOAT else value
+            value = self._option(option, raw[option.name], bad)
+            if value is not None:
+                options[option.name] = value
         return options
+
+
+    @staticmethod
+    def _option(option: Any, value: Any, bad: Any) -> Any:
+        """The option's value as the driver takes it, or None after reporting why it cannot be used."""
+        number = type(value) in (int, float)
+        if option.kind == DURATION and isinstance(value, str):
+            try:
+                value = parse_duration(value)
+            except ValueError:
+                value = None
+            number = value is not None
+        kind_ok = {
+            BOOL: isinstance(value, bool),
+            INT: type(value) is int,
+            FLOAT: number and value >= 0,
+            DURATION: number and value >= 0,
+            STR: isinstance(value, str),
+            CHOICE: value in option.choices and not isinstance(value, bool),
+            TABLE: isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()),
+        }[option.kind]
+        if kind_ok and option.kind in (INT, FLOAT, DURATION):
+            low, high = option.minimum, option.maximum
+            kind_ok = (low is None or value >= low) and (high is None or value <= high)
+        if not kind_ok:
+            bounds = ""
+            if option.minimum is not None or option.maximum is not None:
+                shown = format_duration if option.kind == DURATION else (lambda v: f"{v:g}")
+                bounds = (f" from {shown(option.minimum)}" if option.minimum is not None else "") + (
+                    f" up to {shown(option.maximum)}" if option.maximum is not None else "")
+            wanted = {
+                BOOL: "true or false",
+                INT: "an integer" + bounds,
+                FLOAT: "a number of 0 or more" if not bounds else "a number" + bounds,
+                DURATION: f"a duration such as {FORMS}" + bounds,
+                STR: "a string",
+                CHOICE: "one of " + ", ".join(f'"{c}"' for c in option.choices),
+                TABLE: 'a table of names to names, e.g. { "28-00000a1b2c3d" = "soil" }',
+            }[option.kind]
+            bad(option.name, f"must be {wanted}, got {_type_name(value) if value is not None else 'something else'}"
+                + (f" — {option.help}" if option.help else ""))
+            return None
+        return float(value) if option.kind in (FLOAT, DURATION) else value
 
 
 # --------------------------------------------------------------------------- against a board

@@ -149,7 +149,7 @@ class System:
         options = dict(sensor.options)
         if self.transports.simulated:
             self.transports.add_twin(
-                spec.name,
+                spec,
                 name=sensor.name,
                 bus=resolved.bus,
                 address=resolved.address,

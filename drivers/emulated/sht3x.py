@@ -29,6 +29,7 @@ import time
 from typing import Callable
 
 from drivers._crc import crc8
+from drivers.emulated.base import EmulatedI2CDevice
 from drivers.emulated.smbus import Nack
 
 # §4.3 Table 9: single shot, clock stretching disabled / enabled.
@@ -89,11 +90,11 @@ def humidity_to_raw(humidity: float) -> int:
     return max(0, min(RAW_MAX, round(humidity / 100.0 * RAW_MAX)))
 
 
-class EmulatedSHT3x:
+class EmulatedSHT3x(EmulatedI2CDevice):
     """An SHT3x on an emulated bus; see the module docstring for its behaviour.
 
-    Fault injection: `corrupt_crc` flips every CRC byte the chip sends;
-    `absent` makes it NACK everything, probes included (wire cut).
+    Faults (`fault`, see `drivers.emulated.base`): "crc" flips every CRC
+    byte the chip sends; "absent" NACKs everything, probes included.
     """
 
     def __init__(
@@ -106,12 +107,10 @@ class EmulatedSHT3x:
     ) -> None:
         if not 0 <= serial_number <= 0xFFFF_FFFF:
             raise ValueError(f"serial_number must fit in 32 bits, got {serial_number!r}")
-        self._clock = clock
+        super().__init__(clock=clock)
         self.temperature = temperature
         self.humidity = humidity
         self.serial_number = serial_number
-        self.corrupt_crc = False
-        self.absent = False
         self._unresponsive_until = -math.inf
         self._power_on_state()
 
@@ -152,11 +151,10 @@ class EmulatedSHT3x:
     # -- I2CChip -------------------------------------------------------------
 
     def _check_listening(self, now: float) -> None:
-        if self.absent or now < self._unresponsive_until:
-            raise Nack()
+        if now < self._unresponsive_until:
+            raise Nack()  # §2.2: busy with a soft reset
 
-    def write(self, data: bytes) -> None:
-        now = self._clock()
+    def _write(self, data: bytes, now: float) -> None:
         self._check_listening(now)
         if not data:
             return  # address-only probe: ACK
@@ -236,8 +234,7 @@ class EmulatedSHT3x:
             return 0
         return 1 + int((now - self._periodic_first_at) / self._periodic_period)
 
-    def read(self, length: int) -> bytes:
-        now = self._clock()
+    def _read(self, length: int, now: float) -> bytes:
         self._check_listening(now)
         if self._response is None or now < self._ready_at:
             raise Nack()  # §4.4/§4.6: no data (yet) -> read header NACKed
