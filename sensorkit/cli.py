@@ -528,7 +528,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     import time
     from dataclasses import asdict
 
-    from sensorkit import outbox_status
+    from sensorkit.outbox import status as outbox_status
     from sensorkit.system import outbox_path
 
     state_dir = args.state_dir or default_state_dir()

@@ -17,9 +17,9 @@ import pytest
 from sensorkit.clock import FakeClock, SystemClock
 from sensorkit.errors import OutboxError, OutboxFull
 from sensorkit.outbox import PRUNE_INTERVAL_S, Outbox
-from sensorkit.outbox_chunks import HOT_MAX_COMMIT, HOT_SLOTS
-from sensorkit.outbox_codec import MAX_CHUNK_READINGS, decode, encode
-from sensorkit.outbox_status import dead_letters, purge_dead, read_status, retry_dead
+from sensorkit.outbox.chunks import HOT_MAX_COMMIT, HOT_SLOTS
+from sensorkit.outbox.codec import MAX_CHUNK_READINGS, decode, encode
+from sensorkit.outbox.status import dead_letters, purge_dead, read_status, retry_dead
 from sensorkit.readings import Reading
 
 ROOT = Path(__file__).resolve().parents[2]

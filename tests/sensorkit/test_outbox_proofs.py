@@ -31,7 +31,7 @@ import pytest
 from sensorkit.emulators.iobeam import IobeamEmulator
 from sensorkit.errors import OutboxError
 from sensorkit.outbox import Outbox
-from sensorkit.outbox_status import dead_letters, read_status
+from sensorkit.outbox.status import dead_letters, read_status
 from tests.sensorkit.test_cli import sensorkit, write
 
 WAIT_S = 60.0  # the longest any one thing may take to happen on a slow, loaded machine

@@ -2,7 +2,7 @@
 
 Why a packed row: a commit costs whole pages whatever its rows look like, so
 the readings of a commit go into one compact row (a "chunk") that fits one
-small page (see `outbox_chunks`): 14 bytes a reading, rather than a row of
+small page (see `sensorkit.outbox.chunks`): 14 bytes a reading, rather than a row of
 its own (header, rowid, cell pointer) for each. That is what keeps an SD
 card's writes well under 200 bytes a reading.
 

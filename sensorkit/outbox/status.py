@@ -2,7 +2,7 @@
 
 The queries here serve both a running `Outbox.status()` and `sensorkit
 outbox status` run while no writer is running. A running writer holds the
-file exclusively (see `outbox_store.open_database`), so it publishes its
+file exclusively (see `sensorkit.outbox.store.open_database`), so it publishes its
 status every few seconds to a small JSON file in RAM (`/dev/shm`), and
 `read_status` returns that instead. `retry_dead` and `purge_dead` need the
 writer stopped.
@@ -19,20 +19,24 @@ from pathlib import Path
 from typing import Any
 
 from sensorkit.errors import OutboxError
-from sensorkit.outbox_codec import RECORD, ChunkRow, timestamps, to_value
-from sensorkit.outbox_store import BUSY_TIMEOUT_S, open_existing, write_error, writer_pid
+from sensorkit.outbox.codec import to_value
+from sensorkit.outbox.store import (
+    BUSY_TIMEOUT_S,
+    HotIndex,
+    delete_dead,
+    flag_dead,
+    hot_index,
+    id_range,
+    open_existing,
+    timestamp_of,
+    writer_pid,
+)
 
-CONTAINING_CHUNK = (
-    "SELECT first_id, count, base_ms, data FROM chunk WHERE first_id <= ? ORDER BY first_id DESC LIMIT 1")
-FOLLOWING_CHUNKS = (
-    "SELECT first_id, count, base_ms, data FROM chunk WHERE first_id > ? AND first_id < ? ORDER BY first_id")
-HOT_ROWS = "SELECT first_id, count, base_ms, substr(data, 1, count * {size}) FROM hot WHERE slot IN ({slots})"
 SNAPSHOT_DIR = "/dev/shm"  # RAM: a running writer publishes its status here, where writing costs no disk
 SNAPSHOT_PREFIX = "sensorkit-outbox-"
 LOCKED_OUT_TIMEOUT_S = 0.2  # how long to try the file itself while a writer holds it
 REASONS_SHOWN = 3  # dead-letter reasons a status names per uploader
 
-HotIndex = Sequence[tuple[int, int]]  # per slot: (first_id, count); count 0 for a slot never used
 
 
 @dataclass(frozen=True)
@@ -99,41 +103,6 @@ def file_bytes(path: Path) -> int:
     return total
 
 
-def hot_index(conn: sqlite3.Connection, slots: int = 0) -> list[tuple[int, int]]:
-    """(first_id, count) of each hot slot, for at least `slots` slots."""
-    rows = conn.execute("SELECT slot, first_id, count FROM hot").fetchall()
-    index = [(0, 0)] * max([slots, *(slot + 1 for slot, _, _ in rows)])
-    for slot, first_id, count in rows:
-        index[slot] = (first_id, count)
-    return index
-
-
-def id_range(conn: sqlite3.Connection) -> tuple[int, int]:
-    """(floor, next id): the readings stored are exactly the ids floor .. next id - 1."""
-    floor = conn.execute("SELECT value FROM meta WHERE key = 'floor'").fetchone()[0]
-    cold = conn.execute("SELECT first_id + count FROM chunk ORDER BY first_id DESC LIMIT 1").fetchone()
-    hot = conn.execute("SELECT max(first_id + count) FROM hot").fetchone()
-    return floor, max(floor, cold[0] if cold else floor, hot[0] or floor)
-
-
-def chunks_between(conn: sqlite3.Connection, hot: HotIndex, start: int, end: int) -> list[ChunkRow]:
-    """Every chunk, cold or hot, holding an id in [start, end), in id order."""
-    rows = [row for row in conn.execute(CONTAINING_CHUNK, (start,)).fetchall() if row[0] + row[1] > start]
-    rows += conn.execute(FOLLOWING_CHUNKS, (start, end)).fetchall()
-    slots = [slot for slot, (first, count) in enumerate(hot) if count and first < end and first + count > start]
-    if slots:
-        sql = HOT_ROWS.format(size=RECORD.size, slots=", ".join("?" * len(slots)))
-        rows += conn.execute(sql, slots).fetchall()
-    rows.sort(key=lambda row: row[0])
-    return rows
-
-
-def timestamp_of(conn: sqlite3.Connection, hot: HotIndex, reading_id: int) -> int | None:
-    for row in chunks_between(conn, hot, reading_id, reading_id + 1):
-        return timestamps(row)[reading_id - row[0]]
-    return None
-
-
 def status_of(conn: sqlite3.Connection, path: Path, hot: HotIndex,
               uploaders: Sequence[str] | None = None) -> OutboxStatus:
     """Read the status from the database; `uploaders` None means every uploader with a cursor."""
@@ -180,32 +149,6 @@ def status_of(conn: sqlite3.Connection, path: Path, hot: HotIndex,
         dropped_by_series=tuple(sorted(by_series.items(), key=lambda item: (-item[1], item[0]))),
         uploaders=tuple(statuses),
     )
-
-
-def flag_dead(conn: sqlite3.Connection, path: Path, uploader: str | None) -> int:
-    """Flag dead letters (of one uploader, or all) for another try by their delivery; how many."""
-    return _change_dead(conn, path, "UPDATE dead_letter SET retry = 1 WHERE retry = 0", uploader, "flag dead letters")
-
-
-def delete_dead(conn: sqlite3.Connection, path: Path, uploader: str | None) -> int:
-    """Delete dead letters (of one uploader, or all) for good; how many."""
-    return _change_dead(conn, path, "DELETE FROM dead_letter WHERE 1", uploader, "purge dead letters")
-
-
-def _change_dead(conn: sqlite3.Connection, path: Path, sql: str, uploader: str | None, action: str) -> int:
-    params: tuple[str, ...] = ()
-    if uploader is not None:
-        sql += " AND uploader = ?"
-        params = (uploader,)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        changed = conn.execute(sql, params).rowcount
-        conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise write_error(exc, path, action) from None
-    return changed
 
 
 # ---------------------------------------------------------------------- the running writer's snapshot

@@ -17,12 +17,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sensorkit import outbox_status as status_db
 from sensorkit.errors import OutboxError
-from sensorkit.outbox_chunks import Chunks
-from sensorkit.outbox_codec import MAX_SERIES_ID, ChunkRow, SeriesKey, encode, series_ids, series_key, timestamps
-from sensorkit.outbox_status import OutboxStatus
-from sensorkit.outbox_store import PAGE_SIZE, WriterLock, inspect_file, open_database, write_error
+from sensorkit.outbox.chunks import Chunks
+from sensorkit.outbox.codec import MAX_SERIES_ID, ChunkRow, SeriesKey, encode, series_ids, series_key, timestamps
+from sensorkit.outbox.status import OutboxStatus, status_of
+from sensorkit.outbox.store import (
+    PAGE_SIZE,
+    WriterLock,
+    delete_dead,
+    flag_dead,
+    id_range,
+    inspect_file,
+    open_database,
+    write_error,
+)
 from sensorkit.readings import Reading
 
 log = logging.getLogger("sensorkit.outbox")
@@ -99,7 +107,7 @@ class OutboxWriter:
             key: SeriesKey = tuple(fields)  # type: ignore[assignment]
             self.series[sid], self._series_ids[key] = key, sid
         self.chunks = Chunks(db)
-        self.floor, self.next_id = status_db.id_range(db)
+        self.floor, self.next_id = id_range(db)
         stored = dict(db.execute("SELECT uploader, last_id FROM cursor"))
         for name, last_id in stored.items():
             if last_id >= self.next_id:
@@ -305,7 +313,7 @@ class OutboxWriter:
             for did in dead_ids])
 
     def status(self, uploaders: Sequence[str]) -> OutboxStatus:
-        return status_db.status_of(self._db, self.path, self.chunks.hot, uploaders)
+        return status_of(self._db, self.path, self.chunks.hot, uploaders)
 
     def dead_to_retry(self, uploader: str, limit: int) -> list[tuple[Any, ...]]:
         return self._db.execute(
@@ -314,10 +322,10 @@ class OutboxWriter:
             "WHERE d.uploader = ? AND d.retry = 1 ORDER BY d.id LIMIT ?", (uploader, limit)).fetchall()
 
     def flag_dead(self, uploader: str | None) -> int:
-        return status_db.flag_dead(self._db, self.path, uploader)
+        return flag_dead(self._db, self.path, uploader)
 
     def delete_dead(self, uploader: str | None) -> int:
-        return status_db.delete_dead(self._db, self.path, uploader)
+        return delete_dead(self._db, self.path, uploader)
 
     # ------------------------------------------------------------------ transactions
     def _set_full_sync(self, full: bool) -> None:

@@ -21,8 +21,8 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 
-from sensorkit.outbox_codec import MAX_CHUNK_READINGS, RECORD, ChunkRow
-from sensorkit.outbox_status import CONTAINING_CHUNK, HOT_ROWS, chunks_between, hot_index
+from sensorkit.outbox.codec import MAX_CHUNK_READINGS, RECORD, ChunkRow
+from sensorkit.outbox.store import CONTAINING_CHUNK, HOT_ROWS, chunks_between, hot_index
 
 HOT_SLOTS = 64  # a minute of commits: delivery normally takes them long before a slot comes round again
 HOT_CHUNK_READINGS = 30  # 420 bytes of records: with its row header, one 512-byte page

@@ -15,7 +15,7 @@ Pragmas, and why (each one cuts what an SD card is asked to write):
   in the process's memory, not in a shared `-shm` file whose pages the
   kernel would write back every 30 s (about as much again as the readings
   themselves at ten a second). Other processes cannot open the file
-  meanwhile; see `outbox_status` for how `sensorkit outbox status` copes.
+  meanwhile; see `sensorkit.outbox.status` for how `sensorkit outbox status` copes.
 * ``synchronous = NORMAL``: a commit reaches the operating system (it
   survives the process being killed) without an fsync; the outbox asks for
   an fsync (``FULL`` for one commit) every `sync_interval_s` instead, which
@@ -27,9 +27,11 @@ import errno
 import logging
 import os
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 from sensorkit.errors import OutboxError, OutboxFull
+from sensorkit.outbox.codec import RECORD, ChunkRow, timestamps
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +49,13 @@ SCHEMA = (
         series TEXT NOT NULL, sensor TEXT NOT NULL, quantity TEXT NOT NULL, unit TEXT NOT NULL,
         kind INTEGER NOT NULL,  -- 0 float, 1 int, 2 bool: the Python type of its values
         UNIQUE (series, sensor, quantity, unit, kind))""",
-    # Recent commits: a ring of slots, each a page, rewritten in place (see sensorkit.outbox_writer).
+    # Recent commits: a ring of slots, each a page, rewritten in place (see sensorkit.outbox.writer).
     """CREATE TABLE hot (
         slot INTEGER PRIMARY KEY,
         first_id INTEGER NOT NULL,  -- holds readings first_id .. first_id + count - 1
         count INTEGER NOT NULL,
         base_ms INTEGER NOT NULL,
-        data BLOB NOT NULL)  -- see sensorkit.outbox_codec; padded to a fixed size""",
+        data BLOB NOT NULL)  -- see sensorkit.outbox.codec; padded to a fixed size""",
     # Older readings still needed: a slot about to be reused moves here first, in id order.
     """CREATE TABLE chunk (
         first_id INTEGER PRIMARY KEY,
@@ -372,3 +374,73 @@ class WriterLock:
         if self._fd is not None:
             os.close(self._fd)  # closing drops the flock
             self._fd = None
+
+
+# ---------------------------------------------------------------------- schema queries
+CONTAINING_CHUNK = (
+    "SELECT first_id, count, base_ms, data FROM chunk WHERE first_id <= ? ORDER BY first_id DESC LIMIT 1")
+FOLLOWING_CHUNKS = (
+    "SELECT first_id, count, base_ms, data FROM chunk WHERE first_id > ? AND first_id < ? ORDER BY first_id")
+HOT_ROWS = "SELECT first_id, count, base_ms, substr(data, 1, count * {size}) FROM hot WHERE slot IN ({slots})"
+HotIndex = Sequence[tuple[int, int]]  # per slot: (first_id, count); count 0 for a slot never used
+
+
+def hot_index(conn: sqlite3.Connection, slots: int = 0) -> list[tuple[int, int]]:
+    """(first_id, count) of each hot slot, for at least `slots` slots."""
+    rows = conn.execute("SELECT slot, first_id, count FROM hot").fetchall()
+    index = [(0, 0)] * max([slots, *(slot + 1 for slot, _, _ in rows)])
+    for slot, first_id, count in rows:
+        index[slot] = (first_id, count)
+    return index
+
+
+def id_range(conn: sqlite3.Connection) -> tuple[int, int]:
+    """(floor, next id): the readings stored are exactly the ids floor .. next id - 1."""
+    floor = conn.execute("SELECT value FROM meta WHERE key = 'floor'").fetchone()[0]
+    cold = conn.execute("SELECT first_id + count FROM chunk ORDER BY first_id DESC LIMIT 1").fetchone()
+    hot = conn.execute("SELECT max(first_id + count) FROM hot").fetchone()
+    return floor, max(floor, cold[0] if cold else floor, hot[0] or floor)
+
+
+def chunks_between(conn: sqlite3.Connection, hot: HotIndex, start: int, end: int) -> list[ChunkRow]:
+    """Every chunk, cold or hot, holding an id in [start, end), in id order."""
+    rows = [row for row in conn.execute(CONTAINING_CHUNK, (start,)).fetchall() if row[0] + row[1] > start]
+    rows += conn.execute(FOLLOWING_CHUNKS, (start, end)).fetchall()
+    slots = [slot for slot, (first, count) in enumerate(hot) if count and first < end and first + count > start]
+    if slots:
+        sql = HOT_ROWS.format(size=RECORD.size, slots=", ".join("?" * len(slots)))
+        rows += conn.execute(sql, slots).fetchall()
+    rows.sort(key=lambda row: row[0])
+    return rows
+
+
+def timestamp_of(conn: sqlite3.Connection, hot: HotIndex, reading_id: int) -> int | None:
+    for row in chunks_between(conn, hot, reading_id, reading_id + 1):
+        return timestamps(row)[reading_id - row[0]]
+    return None
+
+
+def flag_dead(conn: sqlite3.Connection, path: Path, uploader: str | None) -> int:
+    """Flag dead letters (of one uploader, or all) for another try by their delivery; how many."""
+    return _change_dead(conn, path, "UPDATE dead_letter SET retry = 1 WHERE retry = 0", uploader, "flag dead letters")
+
+
+def delete_dead(conn: sqlite3.Connection, path: Path, uploader: str | None) -> int:
+    """Delete dead letters (of one uploader, or all) for good; how many."""
+    return _change_dead(conn, path, "DELETE FROM dead_letter WHERE 1", uploader, "purge dead letters")
+
+
+def _change_dead(conn: sqlite3.Connection, path: Path, sql: str, uploader: str | None, action: str) -> int:
+    params: tuple[str, ...] = ()
+    if uploader is not None:
+        sql += " AND uploader = ?"
+        params = (uploader,)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        changed = conn.execute(sql, params).rowcount
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise write_error(exc, path, action) from None
+    return changed

@@ -4,9 +4,9 @@ Readings get consecutive ids as they are committed; each uploader has a
 cursor, the last id it has been given for good (delivered, dead-lettered or
 dropped), so each gets every reading at least once, in the order they were
 committed, which is timestamp order per series (one sensor worker makes a
-series). How they are stored: `outbox_chunks` (a ring of page-sized slots,
-rewritten in place, in front of an append-only table), `outbox_codec`
-(14 bytes a reading), `outbox_store` (the file, its pragmas, its errors).
+series). How they are stored: `sensorkit.outbox.chunks` (a ring of page-sized slots,
+rewritten in place, in front of an append-only table), `sensorkit.outbox.codec`
+(14 bytes a reading), `sensorkit.outbox.store` (the file, its pragmas, its errors).
 
 Durability window, at the defaults:
 
@@ -29,7 +29,7 @@ that every configured uploader has had are removed in bulk now and then.
 
 The file is held exclusively while open (no shared WAL index to write back
 every 30 s); `start()` publishes the status every few seconds for
-`sensorkit outbox status` (see `outbox_status.read_status`).
+`sensorkit outbox status` (see `sensorkit.outbox.status.read_status`).
 """
 from __future__ import annotations
 
@@ -47,9 +47,9 @@ from typing import Any, Callable
 
 from sensorkit.clock import SystemClock
 from sensorkit.errors import OutboxError, OutboxFull
-from sensorkit.outbox_codec import SeriesKey, classify, decode, series_key, to_value
-from sensorkit.outbox_status import OutboxStatus, publish_snapshot, snapshot_path
-from sensorkit.outbox_writer import PRUNE_INTERVAL_S, WARNING_INTERVAL_S, Items, OutboxWriter
+from sensorkit.outbox.codec import SeriesKey, classify, decode, series_key, to_value
+from sensorkit.outbox.status import OutboxStatus, publish_snapshot, snapshot_path
+from sensorkit.outbox.writer import PRUNE_INTERVAL_S, WARNING_INTERVAL_S, Items, OutboxWriter
 from sensorkit.readings import Reading
 
 __all__ = ["Outbox", "OutboxStatus", "PRUNE_INTERVAL_S"]
