@@ -1,0 +1,106 @@
+"""The config model: what a checked config file holds, before and after it meets a board."""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sensorkit.catalog import DRIVERS, DriverSpec
+from sensorkit.errors import ConfigError
+from sensorkit.uploaders.settings import OUTBOX_KEYS, UploaderConfig
+
+CONFIG_NAME = "sensorkit.toml"
+SYSTEM_CONFIG = Path("/etc/sensorkit") / CONFIG_NAME
+
+# Names become series names at iobeam and field names at Byteport: keep to the
+# characters both accept (0-9 a-z A-Z - _, no leading or trailing - or _).
+# Each uploader checks its own further rules (lengths, reserved names).
+NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,30}[A-Za-z0-9])?$")
+NAME_RULE = "1-32 letters, digits, '_' or '-', starting and ending with a letter or digit"
+
+TOP_LEVEL = ("device", "sensor", "uploader", "outbox")
+DEVICE_KEYS = ("board", "i2c_buses", "gpio_pins", "onewire_pin")
+COMMON_SENSOR_KEYS = ("name", "driver", "interval", "enabled", "series", "simulate_fault")
+# Keys each transport kind takes in [[sensor]]: I2C chips, GPIO devices, DHT sensors (one GPIO
+# each) and 1-wire sensors (found on the board's 1-wire bus, picked by the driver's `serial`).
+TRANSPORT_KEYS = {"i2c": ("bus", "address"), "gpio": ("pin",), "dht": ("pin",), "w1": ()}
+
+
+@dataclass(frozen=True)
+class SensorConfig:
+    """One `[[sensor]]` table, checked but not yet tied to a board."""
+
+    name: str
+    driver: str
+    interval_s: float
+    series: Mapping[str, str]  # quantity -> series name, for every quantity
+    enabled: bool = True
+    bus: int | None = None
+    address: int | None = None
+    pin: int | str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    simulate_fault: str | None = None  # only honoured under --simulate
+    line: int | None = None
+    key_lines: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> DriverSpec:
+        return DRIVERS[self.driver]
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    board: str = "auto"
+    i2c_buses: Mapping[int, tuple[int, int]] | None = None
+    gpio_pins: tuple[int, ...] | None = None
+    onewire_pin: int | None = None
+    key_lines: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str
+    device: DeviceConfig
+    sensors: tuple[SensorConfig, ...]
+    uploaders: tuple[UploaderConfig, ...] = ()
+    outbox: Mapping[str, Any] = field(default_factory=lambda: {k.name: k.default for k in OUTBOX_KEYS})
+
+    @property
+    def enabled_sensors(self) -> tuple[SensorConfig, ...]:
+        return tuple(s for s in self.sensors if s.enabled)
+
+    @property
+    def enabled_uploaders(self) -> tuple[UploaderConfig, ...]:
+        return tuple(u for u in self.uploaders if u.enabled)
+
+    def uploader(self, name: str) -> UploaderConfig | None:
+        return next((u for u in self.uploaders if u.name == name), None)
+
+
+@dataclass(frozen=True)
+class ResolvedSensor:
+    """A sensor with its bus and pin checked against a board."""
+
+    config: SensorConfig
+    bus: int | None = None
+    address: int | None = None
+    pin: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def where(self) -> str:
+        if self.bus is not None and self.address is not None:
+            return f"I2C bus {self.bus} address {self.address:#04x}"
+        if self.pin is not None:
+            return f"GPIO{self.pin}"
+        return ""
+
+
+def config_error(problems: list[str]) -> ConfigError:
+    if len(problems) == 1:
+        return ConfigError(problems[0], problems)
+    return ConfigError(f"{len(problems)} problems:\n" + "\n".join(problems), problems)
