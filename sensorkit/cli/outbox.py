@@ -1,0 +1,130 @@
+"""`sensorkit outbox`: where the readings are, and the dead letters."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from sensorkit.cli.common import EXIT_OK, add_state_dir, default_state_dir, local_time
+
+
+def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add this group's commands to the `sensorkit` parser."""
+    outbox = commands.add_parser("outbox", parents=[common], help="show or manage the readings waiting for delivery",
+                                 description="Where your readings are: per uploader, how many wait and since "
+                                 "when, the last success and error, the dead letters (readings a server refused).")
+    outbox.add_argument("action", nargs="?", default="status",
+                        choices=("status", "list-dead", "retry-dead", "purge-dead"),
+                        help="status (default); list-dead: the readings a server refused, with its reason; "
+                             "retry-dead: send them again; purge-dead: delete them")
+    outbox.add_argument("--uploader", metavar="NAME", help="only this uploader's dead letters")
+    add_state_dir(outbox)
+    outbox.add_argument("--json", action="store_true", help="print JSON instead of text")
+    outbox.set_defaults(handler=cmd_outbox)
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    import json
+    import time
+    from dataclasses import asdict
+
+    from sensorkit.outbox import status as outbox_status
+    from sensorkit.system import outbox_path
+
+    state_dir = args.state_dir or default_state_dir()
+    path = outbox_path(state_dir)
+    if not path.exists():
+        if args.json:
+            print(json.dumps({"path": str(path), "exists": False}))
+        else:
+            print(f"no outbox at {path} yet: `sensorkit run` makes one when the config has an [uploader.*] "
+                  "table (a different state dir? give --state-dir DIR)")
+        return EXIT_OK
+    if args.action == "list-dead":
+        return _list_dead(outbox_status.dead_letters(path, args.uploader), as_json=args.json)
+    if args.action != "status":
+        change = outbox_status.retry_dead if args.action == "retry-dead" else outbox_status.purge_dead
+        count = change(path, args.uploader)
+        whose = f" of '{args.uploader}'" if args.uploader else ""
+        if args.json:
+            print(json.dumps({"action": args.action, "dead_letters": count, "uploader": args.uploader}))
+        elif args.action == "retry-dead":
+            print(f"{count} dead letter(s){whose} will be sent again by the next `sensorkit run`")
+        else:
+            print(f"{count} dead letter(s){whose} deleted")
+        return EXIT_OK
+    status = outbox_status.read_status(path)
+    if args.json:
+        print(json.dumps(asdict(status), indent=2))
+        return EXIT_OK
+    now_ms = time.time_ns() // 1_000_000
+    for line in _outbox_lines(status, now_ms):
+        print(line)
+    return EXIT_OK
+
+
+def _list_dead(letters: list[Any], *, as_json: bool) -> int:
+    import json
+    from dataclasses import asdict
+
+    if as_json:
+        print(json.dumps([asdict(letter) for letter in letters], indent=2))
+        return EXIT_OK
+    if not letters:
+        print("no dead letters: every server took every reading it was sent")
+        return EXIT_OK
+    for letter in letters:
+        again = " (to be sent again)" if letter.retry else ""
+        taken = local_time(letter.timestamp_ms, ms=True)
+        print(f"{letter.uploader}  {taken}  {letter.series} = {letter.value}{again}: {letter.reason}")
+    return EXIT_OK
+
+
+def _outbox_lines(status: Any, now_ms: int) -> list[str]:
+    size_mb = status.file_bytes / 1_000_000
+    lines = [f"outbox {status.path}: {size_mb:.1f} MB, {status.stored:,} reading(s) stored"]
+    if status.writer_pid is not None:
+        lines.append(f"  (as published by the running sensorkit, pid {status.writer_pid}, "
+                     f"{_ago(status.as_of_ms, now_ms)}; {status.unsaved:,} more in memory)")
+    if status.last_write_error:
+        lines.append(f"  ! cannot write: {status.last_write_error}")
+    if status.dropped:
+        series = ", ".join(f"{name} ({count:,})" for name, count in status.dropped_by_series[:5])
+        lines.append(f"  dropped undelivered (outbox full or too old): {status.dropped:,} — {series}")
+    for uploader in status.uploaders:
+        lines.append(f"{uploader.name}:")
+        if uploader.waiting:
+            lines.append(f"  waiting:       {uploader.waiting:,} reading(s), the oldest taken "
+                         f"{_ago(uploader.oldest_waiting_ms, now_ms)}")
+        else:
+            lines.append("  waiting:       none — up to date")
+        lines.append(f"  delivered:     {uploader.delivered:,} in all; last success "
+                     f"{_ago(uploader.last_success_ms, now_ms)}")
+        if uploader.last_error:
+            lines.append(f"  last error:    {_ago(uploader.last_error_ms, now_ms)}: {uploader.last_error}")
+        dead = f"{uploader.dead_letters:,}"
+        if uploader.dead_letters_to_retry:
+            dead += f" ({uploader.dead_letters_to_retry:,} to be sent again)"
+        if uploader.dead_letters:
+            dead += (" — `sensorkit outbox list-dead` shows them, `retry-dead` sends them again, "
+                     "`purge-dead` deletes them")
+        lines.append(f"  dead letters:  {dead}")
+        for reason, count in uploader.dead_letter_reasons:
+            lines.append(f"    {count:,} refused: {reason}")
+    if not status.uploaders:
+        lines.append("no uploader has used this outbox yet")
+    return lines
+
+
+def _ago(when_ms: int | None, now_ms: int) -> str:
+    if when_ms is None:
+        return "never"
+    seconds = max(0, (now_ms - when_ms) // 1000)
+    if seconds < 120:
+        span = f"{seconds} s"
+    elif seconds < 7200:
+        span = f"{seconds // 60} min"
+    elif seconds < 2 * 86400:
+        span = f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    else:
+        span = f"{seconds // 86400} days"
+    return f"{span} ago ({local_time(when_ms)})"
