@@ -4,6 +4,7 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -29,7 +30,7 @@ class JsonlOutput:
             try:
                 self._stream.write(text)
                 self._stream.flush()
-            except BrokenPipeError:
+            except OSError:  # a closed pipe, or EIO from a terminal that hung up
                 raise OutputClosed() from None
 
     def refresh(self) -> None:
@@ -39,7 +40,7 @@ class JsonlOutput:
         with self._lock:
             try:
                 self._stream.flush()
-            except BrokenPipeError:
+            except OSError:
                 pass
 
 
@@ -78,8 +79,12 @@ class ConsoleOutput:
         title: str,
         status: Callable[[], list[Any]] | None = None,
         wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        size: Callable[[], tuple[int, int]] | None = None,
     ) -> None:
         self._stream = stream
+        # (columns, lines) of the terminal, asked at every redraw so a resize is seen at once.
+        self._size = size or (lambda: terminal_size(stream))
+        self._drawn_size: tuple[int, int] | None = None
         self._title = title
         self.status = status  # set later by whoever owns the sampler
         self.delivery: Callable[[], list[Any]] | None = None  # DeliveryProgress per uploader
@@ -133,21 +138,60 @@ class ConsoleOutput:
         return lines
 
     def refresh(self) -> None:
-        lines = self.render()
-        # Move up over the previous drawing and clear it, then draw anew.
-        prefix = f"\x1b[{self._drawn_lines}F\x1b[J" if self._drawn_lines else ""
+        size = self._size()
+        lines = fit(self.render(), *size)
+        if self._drawn_size is not None and size != self._drawn_size:
+            # The terminal was resized: what was drawn may have been rewrapped or cut, so its
+            # height on screen is unknown. Draw from the top of the screen instead.
+            prefix = "\x1b[H"
+        elif self._drawn_lines:
+            # Every line drawn fits in one screen row, so the drawing is exactly that many rows:
+            # back to its first row (CR + cursor up, which every terminal knows).
+            prefix = f"\r\x1b[{self._drawn_lines}A"
+        else:
+            prefix = ""
+        # Each row is overwritten and cleared to its end, then what is below the new drawing is
+        # cleared. Never "erase below" from the top-left corner: tmux then pushes the whole screen
+        # into its scrollback (scroll-on-clear), a copy per redraw.
+        text = prefix + "".join(f"{line}\x1b[K\n" for line in lines) + "\x1b[J"
         try:
-            self._stream.write(prefix + "\n".join(lines) + "\n")
+            self._stream.write(text)
             self._stream.flush()
-        except BrokenPipeError:
+        except OSError:  # a closed pipe, or EIO from a terminal that hung up
             raise OutputClosed() from None
         self._drawn_lines = len(lines)
+        self._drawn_size = size
 
     def close(self) -> None:
         try:
             self.refresh()
         except OutputClosed:
             pass
+
+
+def terminal_size(stream: TextIO) -> tuple[int, int]:
+    """(columns, lines) of the terminal `stream` writes to; 80 x 24 when it is none."""
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except (AttributeError, ValueError, OSError):
+        return 80, 24
+    return size.columns or 80, size.lines or 24
+
+
+def fit(lines: list[str], columns: int, rows: int) -> list[str]:
+    """`lines` made to fit the screen: none wraps (cut with "…"), and no more than fit below each other.
+
+    A line as wide as the terminal would leave the cursor in the last column, where terminals
+    differ about wrapping; one column is kept free. Lines beyond the screen's height would scroll
+    the top of the table away, where no cursor movement reaches it to redraw.
+    """
+    width = max(1, columns - 1)
+    cut = [line if len(line) <= width else line[: width - 1] + "…" for line in lines]
+    height = max(1, rows - 1)
+    if len(cut) > height:
+        hidden = len(cut) - (height - 1)
+        cut = cut[: height - 1] + [f"  … {hidden} more line(s): make the terminal taller"[:width]]
+    return cut
 
 
 BAR_WIDTH = 20

@@ -17,6 +17,7 @@ from sensorkit.cli.common import (
     default_state_dir,
     duration,
     prepare_state_dir,
+    print_warnings,
     silence_stdout,
 )
 
@@ -57,15 +58,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sensorkit.system import open_delivering
 
     log = logging.getLogger("sensorkit")
-    state_dir = prepare_state_dir(args.state_dir or default_state_dir())
     output_kind = args.output or ("console" if sys.stdout.isatty() else "jsonl")
     system = build(args)
     stop = threading.Event()
     with system:
+        print_warnings(system.config)
         if output_kind == "none" and not system.config.enabled_uploaders:
             raise BadInput(f"--output none, and {system.config.source} has no enabled [uploader.*] table: every "
                            "reading would be thrown away; add an uploader or choose --output jsonl")
-        delivering = open_delivering(system.config, state_dir, clock=system.clock)
+        # Only an outbox needs the state dir: a run that just prints creates nothing on disk
+        # (unless a state dir was asked for by name; then it is checked all the same).
+        state_dir = (prepare_state_dir(args.state_dir or default_state_dir())
+                     if system.config.enabled_uploaders or args.state_dir else None)
+        delivering = open_delivering(system.config, state_dir, clock=system.clock) if state_dir else None
         if output_kind == "console":
             output: Any = ConsoleOutput(sys.stdout, title=_title(system), wall_ms=system.clock.time_ms)
         elif output_kind == "jsonl":
@@ -93,11 +98,18 @@ def cmd_run(args: argparse.Namespace) -> int:
                 root.removeHandler(handler)
             root.addHandler(output.log_handler())
 
+        redraw = threading.Event()
+
         def on_signal(signum: int, frame: Any) -> None:
             stop.set()
+            redraw.set()
 
-        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        log.info("sampling %d sensor(s) on %s; state in %s", len(system.sensors), system.profile.name, state_dir)
+        # SIGHUP (the SSH session closed) stops a run like SIGTERM: with the final commit, not half-way.
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+        if output_kind == "console" and hasattr(signal, "SIGWINCH"):  # a resized terminal: redraw now
+            previous[signal.SIGWINCH] = signal.signal(signal.SIGWINCH, lambda *_: redraw.set())
+        log.info("sampling %d sensor(s) on %s; state in %s", len(system.sensors), system.profile.name,
+                 state_dir or "(none: no uploader)")
         if delivering is not None:
             delivering.start()
         worker = threading.Thread(target=sampler.run, args=(stop, args.duration), name="sampler", daemon=True)
@@ -105,7 +117,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         caught_up: dict[str, bool] = {}
         try:
             while worker.is_alive():
-                worker.join(0.25)
+                redraw.wait(0.25)
+                redraw.clear()
                 if not closed.is_set():
                     try:
                         output.refresh()
