@@ -6,6 +6,8 @@ import os
 import sys
 from typing import Any
 
+from sensorkit.clock import local_time  # noqa: F401 - the CLI's commands format times with it
+
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 PROG = "sensorkit"
 
@@ -23,9 +25,16 @@ def duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def path(text: str) -> str:
+    """A file or directory name on the command line: an empty one is a mistake, not "the default"."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty name: give a path, or leave the option out for the default")
+    return text
+
+
 def add_config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "-c", "--config", metavar="FILE",
+        "-c", "--config", metavar="FILE", type=path,
         help="config file (default: ./sensorkit.toml, then the user config dir, then "
         "/etc/sensorkit/sensorkit.toml)",
     )
@@ -47,7 +56,7 @@ def add_board(parser: argparse.ArgumentParser, *, simulate: bool = True) -> None
 
 
 def add_state_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--state-dir", metavar="DIR",
+    parser.add_argument("--state-dir", metavar="DIR", type=path,
                         help="where sensorkit keeps its state (default: $XDG_STATE_HOME/sensorkit, else "
                         "/var/lib/sensorkit for root, else ~/.local/state/sensorkit)")
 
@@ -71,19 +80,34 @@ non_negative_int = number(int, lambda v: v >= 0, "an integer of 0 or more")
 share = number(float, lambda v: 0.0 <= v <= 1.0, "a share between 0 and 1")
 
 
-def load(args: argparse.Namespace, *, allow_demo: bool) -> Any:
+def load(args: argparse.Namespace, *, allow_demo: bool, need_inputs: bool = True) -> Any:
+    """The config of -c, else the first one found, else (with `allow_demo`) the built-in demo.
+
+    `need_inputs`: a config that would read nothing is bad input (exit 2), not a run that idles.
+    """
     from sensorkit import config as cfg
 
-    if args.config:
-        return cfg.load_config(args.config)
-    path = cfg.find_config()
-    if path is not None:
-        return cfg.load_config(path)
-    if allow_demo:
-        from sensorkit.system import demo_config
+    if args.config is not None:
+        config = cfg.load_config(args.config)
+    else:
+        path = cfg.find_config()
+        if path is not None:
+            config = cfg.load_config(path)
+        elif allow_demo:
+            from sensorkit.system import demo_config
 
-        return demo_config()
-    raise BadInput(cfg.no_config_message())
+            config = demo_config()
+        else:
+            raise BadInput(cfg.no_config_message())
+    if need_inputs:
+        config.require_inputs()
+    return config
+
+
+def print_warnings(config: Any) -> None:
+    """What the config loader found worth a warning (a readable secret, a token sent in clear text)."""
+    for warning in config.warnings:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
 
 
 def build(args: argparse.Namespace) -> Any:
@@ -118,10 +142,3 @@ def prepare_state_dir(path: str) -> str:
 def silence_stdout() -> None:
     """The reader went away: point stdout at /dev/null so the interpreter's final flush is quiet."""
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
-def local_time(when_ms: int, *, ms: bool = False) -> str:
-    import datetime
-
-    stamp = datetime.datetime.fromtimestamp(when_ms / 1000)
-    return stamp.strftime("%Y-%m-%d %H:%M:%S") + (f".{when_ms % 1000:03d}" if ms else "")

@@ -28,14 +28,17 @@ class _VersionAction(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # -v counts the same before and after the subcommand (`sensorkit -vv run` = `sensorkit run -vv`):
+    # the two places have their own destinations, added up in `main`.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-v", "--verbose", action="count", default=0,
+    common.add_argument("-v", "--verbose", action="count", default=0, dest="verbose_after",
                         help="more detail on stderr (-vv for debug)")
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Read sensors on a Raspberry Pi on a steady schedule and deliver the readings.",
-        parents=[common],
     )
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more detail on stderr (-vv for debug)")
     parser.add_argument("--version", action=_VersionAction, help="show the version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -47,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.verbose += getattr(args, "verbose_after", 0)
     if args.command is None:
         parser.print_help()
         return EXIT_BAD_INPUT

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
-from sensorkit.cli.common import EXIT_OK, add_state_dir, default_state_dir, local_time
+from sensorkit.cli.common import EXIT_OK, BadInput, add_state_dir, default_state_dir, local_time
 
 
 def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -31,6 +32,9 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     from sensorkit.system import outbox_path
 
     state_dir = args.state_dir or default_state_dir()
+    if os.path.exists(state_dir) and not os.path.isdir(state_dir):
+        raise BadInput(f"the state dir {state_dir} is not a directory — give the directory that holds "
+                       "outbox.sqlite with --state-dir DIR")
     path = outbox_path(state_dir)
     if not path.exists():
         if args.json:
@@ -39,6 +43,12 @@ def cmd_outbox(args: argparse.Namespace) -> int:
             print(f"no outbox at {path} yet: `sensorkit run` makes one when the config has an [uploader.*] "
                   "table (a different state dir? give --state-dir DIR)")
         return EXIT_OK
+    if args.uploader is not None:
+        known = [u.name for u in outbox_status.read_status(path).uploaders]
+        if args.uploader not in known:
+            names = ", ".join(f"'{n}'" for n in known) or "none yet"
+            raise BadInput(f"the outbox {path} knows no uploader '{args.uploader}' (it knows {names}) — "
+                           "give one of those with --uploader, or leave it out for all")
     if args.action == "list-dead":
         return _list_dead(outbox_status.dead_letters(path, args.uploader), as_json=args.json)
     if args.action != "status":

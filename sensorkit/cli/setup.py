@@ -17,6 +17,7 @@ from sensorkit.cli.common import (
     default_state_dir,
     load,
     prepare_state_dir,
+    print_warnings,
 )
 
 
@@ -88,26 +89,50 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from sensorkit.system import choose_board
 
     config = load(args, allow_demo=False)
+    print_warnings(config)
     try:
         profile = choose_board(config, args.board)
     except boards.BoardNotDetected:
-        print(f"OK: {config.source}: {len(config.sensors)} sensor(s); board is 'auto' and this machine "
-              "is not a known board, so buses and pins were not checked — add --board NAME to check them")
-        _print_uploaders(config)
+        print(f"OK: {config.source}: {len(config.enabled_sensors)} enabled sensor(s); board is 'auto' and this "
+              "machine is not a known board, so buses and pins were not checked — add --board NAME to check them")
+        _print_sensors([(s, _configured_where(s)) for s in config.enabled_sensors], args.verbose)
+        _print_uploaders(config, args.verbose)
         return EXIT_OK
     try:
         resolved = resolve(config, profile)
     except ConfigError as exc:
         raise BadInput(f"{config.source} does not fit board '{profile.name}':\n" + "\n".join(exc.problems)) from None
     print(f"OK: {config.source}: {len(resolved)} enabled sensor(s) on board {profile.name}")
-    for sensor in resolved:
-        print(f"  {sensor.name:<16} {sensor.config.driver:<12} {sensor.where():<28} "
-              f"every {sensor.config.interval_s:g} s")
-    _print_uploaders(config)
+    _print_sensors([(r.config, r.where()) for r in resolved], args.verbose)
+    _print_uploaders(config, args.verbose)
     return EXIT_OK
 
 
-def _print_uploaders(config: Any) -> None:
+def _configured_where(sensor: Any) -> str:
+    """Where a sensor is, as configured (no board to resolve bus defaults and pin names against)."""
+    if sensor.address is not None:
+        bus = f"I2C bus {sensor.bus}" if sensor.bus is not None else "default I2C bus"
+        return f"{bus} address {sensor.address:#04x}"
+    if sensor.pin is not None:
+        return f"pin {sensor.pin}"
+    return ""
+
+
+def _print_sensors(sensors: list[tuple[Any, str]], verbose: int) -> None:
+    from sensorkit.durations import format_duration
+
+    for sensor, where in sensors:
+        print(f"  {sensor.name:<16} {sensor.driver:<12} {where:<28} every {format_duration(sensor.interval_s)}")
+        if verbose:
+            series = ", ".join(f"{q} -> {name}" for q, name in sensor.series.items())
+            print(f"      series: {series}")
+        if verbose > 1:
+            options = ", ".join(f"{k} = {v!r}" for k, v in sensor.options.items()) or "none"
+            print(f"      options (with defaults): {options}")
+
+
+
+def _print_uploaders(config: Any, verbose: int = 0) -> None:
     from sensorkit.durations import format_duration
 
     if not config.uploaders:
@@ -121,13 +146,16 @@ def _print_uploaders(config: Any) -> None:
         where = f"to {uploader['base_url']}, " if uploader.get("base_url") else ""
         print(f"  {uploader.name:<16} {where}batches of up to {uploader['batch_size']:,}, "
               f"a part batch waits at most {format_duration(uploader['send_delay'])}")
+        if verbose:
+            for key, value in uploader.shown_values().items():
+                print(f"      {key} = {value!r}")
 
 
 def cmd_register(args: argparse.Namespace) -> int:
     from sensorkit.errors import UploadError
     from sensorkit.uploaders import build_uploader
 
-    config = load(args, allow_demo=False)
+    config = load(args, allow_demo=False, need_inputs=False)
     settings = config.uploader("iobeam")
     if settings is None:
         raise BadInput(f"{config.source} has no [uploader.iobeam] table — add one with project_id and token "

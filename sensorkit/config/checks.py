@@ -11,6 +11,7 @@ from typing import Any
 from sensorkit.config.model import DEVICE_KEYS, TOP_LEVEL, Config, DeviceConfig, SensorConfig
 from sensorkit.config.sensors import SensorChecks
 from sensorkit.config.text import suggest, type_name
+from sensorkit.durations import format_duration
 from sensorkit.uploaders.settings import ENV, OUTBOX_KEYS, SECRET, UPLOADERS, Key, UploaderConfig, coerce
 
 
@@ -179,6 +180,11 @@ class Checker(SensorChecks):
                     bad(key_spec.name, f"the environment variable {variable} is not set or empty — export it "
                         "(for the service: Environment= in its unit), or give the token in the file")
                 values[key_spec.name.removesuffix("_env")] = secret
+        low, high = values.get("min_backoff"), values.get("max_backoff")
+        if low is not None and high is not None and low > high:
+            bad("min_backoff", f"{format_duration(low)} is longer than max_backoff ({format_duration(high)}): "
+                "the first wait after a failure cannot exceed the longest one; lower min_backoff or raise "
+                "max_backoff")
         if len(self.problems) > problems_before:
             return None
         lines = {k[2]: v for k, v in self.lines.items() if len(k) == 3 and k[:2] == path}

@@ -66,6 +66,8 @@ class Config:
     sensors: tuple[SensorConfig, ...]
     uploaders: tuple[UploaderConfig, ...] = ()
     outbox: Mapping[str, Any] = field(default_factory=lambda: {k.name: k.default for k in OUTBOX_KEYS})
+    # Not problems, but worth telling: a secret others can read, a token sent in clear text.
+    warnings: tuple[str, ...] = ()
 
     @property
     def enabled_sensors(self) -> tuple[SensorConfig, ...]:
@@ -77,6 +79,22 @@ class Config:
 
     def uploader(self, name: str) -> UploaderConfig | None:
         return next((u for u in self.uploaders if u.name == name), None)
+
+    def require_inputs(self) -> None:
+        """Raise ConfigError when nothing would produce a reading (no enabled sensor).
+
+        Sampling commands call this; a config that only names uploaders is still fine for
+        `register`. (Watched directories, when they come, count as inputs too.)
+        """
+        if self.enabled_sensors:
+            return
+        if self.sensors:
+            what = (f"all {len(self.sensors)} sensor(s) have enabled = false: set enabled = true on "
+                    "at least one")
+        else:
+            what = ("it has no [[sensor]] table: add one, e.g.\n\n    [[sensor]]\n    name = \"air\"\n"
+                    "    driver = \"sht3x\"\n    address = 0x44\n\n(README: 'Configuration')")
+        raise ConfigError(f"{self.source}: nothing to read — {what}")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,10 @@ from sensorkit.config.model import COMMON_SENSOR_KEYS, NAME_RE, NAME_RULE, TRANS
 from sensorkit.config.text import parse_address, short, suggest, type_name
 from sensorkit.durations import FORMS, format_duration, parse_duration
 
+# A sensor read less often than weekly is no sensor; longer waits also stop meaning anything to
+# a clock that may be stepped (NTP) in between.
+MAX_INTERVAL_S = 7 * 86400.0
+
 
 class SensorChecks:
     """The `[[sensor]]` half of the config checker (mixed into `Checker`)."""
@@ -110,7 +114,10 @@ class SensorChecks:
                 bad("interval", f"must be a duration such as {FORMS}, got {type_name(raw['interval'])}")
             else:
                 shortest = spec.min_interval(options)
-                if interval_s < shortest:
+                if interval_s > MAX_INTERVAL_S:
+                    bad("interval", f"{format_duration(interval_s)} is longer than the longest interval, "
+                        f"{format_duration(MAX_INTERVAL_S)}: use 1w or less")
+                elif interval_s < shortest:
                     bad(
                         "interval",
                         f"{format_duration(interval_s)} is faster than a {spec.name} can measure"

@@ -110,10 +110,13 @@ class UploaderConfig:
     def get(self, key: str, default: Any = None) -> Any:
         return self.values.get(key, default)
 
+    def shown_values(self) -> dict[str, Any]:
+        """The values with every secret replaced by "***", for printing."""
+        return {k: ("***" if self.spec.key(k) is not None and self.spec.key(k).kind == SECRET else v)
+                for k, v in self.values.items()}
+
     def __repr__(self) -> str:
-        shown = {k: ("***" if self.spec.key(k) is not None and self.spec.key(k).kind == SECRET else v)
-                 for k, v in self.values.items()}
-        return f"UploaderConfig(name={self.name!r}, values={shown!r}, line={self.line!r})"
+        return f"UploaderConfig(name={self.name!r}, values={self.shown_values()!r}, line={self.line!r})"
 
 
 def coerce(key: Key, value: Any) -> Any:
