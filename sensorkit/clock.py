@@ -64,3 +64,11 @@ class FakeClock:
     def wait(self, event: threading.Event, seconds: float) -> bool:
         """Does not block: reports whether `event` is set, time stays put."""
         return event.is_set()
+
+
+def local_time(when_ms: int, *, ms: bool = False) -> str:
+    """`when_ms` (UTC ms since the epoch) as this machine's local time, for people to read."""
+    import datetime
+
+    stamp = datetime.datetime.fromtimestamp(when_ms / 1000)
+    return stamp.strftime("%Y-%m-%d %H:%M:%S") + (f".{when_ms % 1000:03d}" if ms else "")

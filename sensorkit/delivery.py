@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from sensorkit.clock import SystemClock
+from sensorkit.clock import SystemClock, local_time
 from sensorkit.errors import OutboxError, PermanentUploadError, TransientUploadError
 from sensorkit.readings import Reading
 
@@ -199,8 +199,8 @@ class Delivery:
         finally:
             if refused:
                 first, reason = refused[0]
-                log.warning("uploader '%s' refused %d reading(s), kept as dead letters (the first: %s at %d: %s)",
-                            self.name, len(refused), first.series, first.timestamp_ms, reason)
+                log.warning("uploader '%s' refused %d reading(s), kept as dead letters (the first: %s taken %s: %s)",
+                            self.name, len(refused), first.series, local_time(first.timestamp_ms, ms=True), reason)
 
     def _succeeded(self, count: int) -> None:
         mono = self._clock.monotonic()

@@ -109,14 +109,20 @@ class System:
             try:
                 if sampled.lock is not None:
                     sampled.lock.acquire()
+                started = self.clock.monotonic()
                 try:
                     timestamp_ms = self.clock.time_ms()
                     values = sampled.read()
                 finally:
                     if sampled.lock is not None:
                         sampled.lock.release()
+                log.info("sensor '%s' (%s, %s) answered in %.1f ms", handle.name, handle.resolved.config.driver,
+                         handle.resolved.where() or "no address", 1000 * (self.clock.monotonic() - started))
+                log.debug("sensor '%s': %r returned %r", handle.name, handle.driver, values)
                 results.append((handle, to_readings(sampled, values, timestamp_ms)))
             except Exception as exc:  # noqa: BLE001 - reported per sensor, the rest still read
+                log.info("sensor '%s' (%s, %s) failed: %s", handle.name, handle.resolved.config.driver,
+                         handle.resolved.where() or "no address", type(exc).__name__)
                 log.debug("sensor '%s' failed", handle.name, exc_info=True)
                 results.append((handle, exc))
         return results
@@ -221,6 +227,8 @@ def build_system(
     clock = clock or SystemClock()
     profile = choose_board(config, board, simulate=simulate)
     resolved = resolve(config, profile)
+    log.info("board %s (%s), %d enabled sensor(s) from %s", profile.name,
+             "simulated" if simulate or profile.simulated else "hardware", len(resolved), config.source)
     if simulate or profile.simulated:
         from boards.simulated import SimulatedTransports
         from boards.world import World

@@ -170,11 +170,7 @@ def _check_not_foreign_bytes(path: Path) -> bool:
 
 def _inspect(path: Path, *, check: bool, timeout_s: float) -> int | None:
     """The schema version of our outbox at `path`, None for a database still empty; read-only."""
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
-                               timeout=timeout_s)
-    except sqlite3.Error as exc:
-        raise _open_error(exc, path) from None
+    conn = connect_read_only(path, timeout_s=timeout_s)
     try:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -304,12 +300,47 @@ def open_existing(path: Path, *, writable: bool, check: bool = False,
     """A connection to an outbox that must already exist, for the CLI while no writer holds it."""
     if inspect_file(path, check=check, timeout_s=timeout_s) is None:
         raise OutboxError(f"there is no outbox at {path} yet: `sensorkit run` creates it")
+    if not writable:
+        return connect_read_only(path, timeout_s=timeout_s)
     try:
-        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=timeout_s)
-        if not writable:
-            conn.execute("PRAGMA query_only = 1")
+        return sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=timeout_s)
     except sqlite3.Error as exc:
         raise _open_error(exc, path) from None
+
+
+def connect_read_only(path: Path, *, timeout_s: float = BUSY_TIMEOUT_S) -> sqlite3.Connection:
+    """A connection that never writes, for a user who may only read the file (an administrator, not
+    the service user, looking at `sensorkit outbox`).
+
+    SQLite's read-only mode still needs the WAL's shared-memory file, which a user without write
+    access to the directory cannot create; then the file is opened as immutable, which reads the
+    database without the WAL. What the WAL holds is then not seen: the last commits of a writer that
+    did not stop cleanly (a clean stop folds the WAL into the file). That is logged.
+    """
+    uri = path.resolve().as_uri()
+    try:
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, check_same_thread=False,
+                               timeout=timeout_s)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens the WAL, where it can
+            return conn
+        except sqlite3.Error:
+            conn.close()
+            raise
+    except sqlite3.Error as exc:
+        if sqlite_code(exc) not in ("SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_READONLY_CANTINIT"):
+            raise _open_error(exc, path) from None
+        first = exc
+    try:
+        conn = sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None, check_same_thread=False)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.Error as exc:
+        raise OutboxError(f"cannot open the outbox {path} to read it ({first}; then {exc}): check that this "
+                          "user may read the file and its directory") from None
+    wal = Path(f"{path}-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        log.warning("the outbox %s was opened without its write-ahead log (this user cannot open it for "
+                    "reading); the last commits may be missing from what is shown", path)
     return conn
 
 
