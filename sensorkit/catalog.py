@@ -53,6 +53,9 @@ class DriverSpec:
     twin: str = ""
     world: tuple[str, ...] = ()
     sibling: str = ""
+    # `sensorkit detect` asks the drivers that can live at an address in this order (lower
+    # first): a family whose identity probe is safe for its neighbours goes first.
+    probe_rank: int = 0
 
     def load_class(self) -> Callable[..., Any]:
         return load(self.target)
