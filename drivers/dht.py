@@ -48,8 +48,6 @@ SPACING_MARGIN_S = 0.05
 # One bit-banged transfer in adafruit_dht (use_pulseio=False): line high 0.1 s, start low
 # (DHT22 1000 µs, DHT11 18000 µs), then 0.25 s of listening for edges.
 LIBRARY_READ_S = {"dht22": 0.1 + 0.001 + 0.25, "dht11": 0.1 + 0.018 + 0.25}
-# A retry must end this long before the slot does, so the next slot starts on time.
-SLOT_MARGIN_S = 0.1
 DEFAULT_ATTEMPTS = 3
 
 # adafruit_dht 4.0.x RuntimeError messages (what the library raises; the twin raises the same).
@@ -133,11 +131,15 @@ def attempt_spacing_s(model: str) -> float:
 
 
 def attempts_in_slot(model: str, attempts: int, slot_s: float | None) -> int:
-    """How many of `attempts` transfers fit in a sample slot of `slot_s` (at least one)."""
+    """How many of `attempts` transfers fit in a sample slot of `slot_s` (at least one).
+
+    A retry starts only if the next slot's first transfer can still start on
+    time (a full spacing before the slot ends), so retrying never delays the
+    next reading away from its timestamp.
+    """
     if slot_s is None:
         return attempts
-    room = slot_s - SLOT_MARGIN_S - LIBRARY_READ_S[model]
-    return max(1, min(attempts, 1 + int(room // attempt_spacing_s(model)))) if room > 0 else 1
+    return max(1, min(attempts, int(slot_s // attempt_spacing_s(model))))
 
 
 def max_read_s(model: str, attempts: int = DEFAULT_ATTEMPTS, slot_s: float | None = None) -> float:
@@ -265,6 +267,11 @@ class _DHT:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def device(self) -> Any | None:
+        """The library object in use (None before the first read and after close)."""
+        return self._device
+
     def _check_open(self) -> None:
         if self._closed:
             raise DriverError(f"the {self._part} on {self._where} was closed; create it again")
@@ -348,13 +355,13 @@ class _DHT:
         """
         self._check_open()
         entry = self._monotonic()
-        deadline = None if self.slot_s is None else entry + self.slot_s - SLOT_MARGIN_S
-        read_s = LIBRARY_READ_S[self.model]
+        # A retry must leave a full spacing before the next slot, so that slot starts on time.
+        latest = None if self.slot_s is None else entry + self.slot_s - self._spacing_s
         failures: list[_Failed] = []
         for number in range(self.attempts):
             now = self._monotonic()
             start = now if self._last_start is None else max(now, self._last_start + self._spacing_s)
-            if number > 0 and deadline is not None and start + read_s > deadline:
+            if number > 0 and latest is not None and start > latest:
                 break
             if start > now:
                 self._sleep(start - now)

@@ -759,7 +759,7 @@ def resolve(config: Config, profile: Any) -> tuple[ResolvedSensor, ...]:
 
     taken: dict[int, str] = {}
     for sensor in sensors:
-        if sensor.spec.transport != "gpio":
+        if sensor.spec.transport not in ("gpio", "dht"):  # one GPIO each
             continue
         try:
             pin = parse_pin(sensor.pin, profile)

@@ -90,9 +90,12 @@ def test_encode_frame_round_trips_dht11(rh: int, t_tenths: int) -> None:
 def test_attempts_fit_in_the_slot() -> None:
     spacing = attempt_spacing_s("dht22")
     assert spacing > LIBRARY_CACHE_S
+    # A retry at 2.05 s in a 4 s slot would push the next slot's transfer to 4.1 s: not taken.
     assert attempts_in_slot("dht22", 3, 2.0) == 1
-    assert attempts_in_slot("dht22", 3, 5.0) == 3  # starts at 0, 2.05, 4.1; ends 4.45 < 4.9
-    assert attempts_in_slot("dht22", 3, 4.0) == 2
+    assert attempts_in_slot("dht22", 3, 4.0) == 1
+    assert attempts_in_slot("dht22", 3, 5.0) == 2
+    assert attempts_in_slot("dht22", 3, 6.2) == 3
+    assert attempts_in_slot("dht22", 3, 60.0) == 3
     assert attempts_in_slot("dht22", 3, None) == 3
     assert max_read_s("dht22", 3, 2.0) == pytest.approx(spacing + LIBRARY_READ_S["dht22"])
 
@@ -176,6 +179,20 @@ def test_dht22_retries_stay_within_the_slot(fake_clock: FakeClock) -> None:
     with pytest.raises(SensorNotFound, match="1 attempt "):
         dht.read()
     assert fake_clock.monotonic() - start < 2.0
+
+
+def test_dht22_retries_leave_the_next_slot_on_time(fake_clock: FakeClock) -> None:
+    twin = twin_on(EmulatedDHTSensor("dht22", clock=fake_clock.monotonic), fake_clock, fault="absent")
+    dht = driver_for(twin, fake_clock, slot_s=5.0)
+    slot_start = fake_clock.monotonic()
+    with pytest.raises(SensorNotFound, match="2 attempts"):
+        dht.read()
+    fake_clock.advance(slot_start + 5.0 - fake_clock.monotonic())  # the next slot
+    fake_clock.sleeps.clear()
+    twin.fault = None
+    dht.read()
+    assert twin._last_called == slot_start + 5.0  # its transfer started at once
+    assert fake_clock.sleeps == [LIBRARY_READ_S["dht22"]]
 
 
 def test_dht22_absent_is_sensor_not_found(fake_clock: FakeClock, sensor: EmulatedDHTSensor) -> None:
