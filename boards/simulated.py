@@ -7,13 +7,27 @@ wall-clock time; the driver then talks to the twin exactly as to a chip.
 """
 from __future__ import annotations
 
+import itertools
+import zlib
 from typing import Any, Callable
 
 from boards.errors import BoardError
 from boards.transports import OwnedTransports
-from boards.world import World
+from boards.world import DHT_SIGMA, World
 
 Refresh = Callable[[float], None]  # wall-clock seconds -> None
+# "hang" under --simulate: each DHT library object hangs after this many good transfers.
+DHT_HANG_AFTER = 3
+
+
+def _active_low(options: dict[str, Any]) -> bool:
+    """Whether a gpio_input with these options is active when its pin is low."""
+    pull = options.get("pull")
+    if pull is None and "pull_up" in options:
+        pull = {True: "up", False: "down"}.get(options["pull_up"], "none")
+    if pull in (None, "down"):
+        return False
+    return pull == "up" or options.get("active_state") == "low"
 
 
 def _load(target: str) -> Any:
@@ -76,8 +90,12 @@ class SimulatedTransports(OwnedTransports):
             raise BoardError(f"the emulated {spec.name} cannot show the fault '{fault}'")
         if spec.transport == "i2c":
             return self._add_i2c_twin(spec, name, bus, address, fault)
+        if spec.transport == "dht":
+            return self._add_dht_twin(spec, name, fault)
+        if spec.transport == "gpio" and "pulses" in spec.world:
+            return self._add_counter_twin(name, pin, options)
         if spec.transport == "gpio":
-            return self._add_input_twin(name, pin, active_low=bool(options.get("pull_up", False)))
+            return self._add_input_twin(name, pin, active_low=_active_low(options))
         raise BoardError(f"no emulated twin for driver '{spec.name}'")
 
     def _add_i2c_twin(self, spec: Any, name: str, bus: int | None, address: int | None, fault: str | None) -> Any:
@@ -112,6 +130,55 @@ class SimulatedTransports(OwnedTransports):
                 mock_pin.drive_high()
             else:
                 mock_pin.drive_low()
+
+        self._refresh[name] = refresh
+        return mock_pin
+
+    def _add_dht_twin(self, spec: Any, name: str, fault: str | None) -> Callable[[], Any]:
+        """One emulated part per sensor; returns a factory for the library object that reads it.
+
+        Each object the driver creates (again after an abandoned read) reads
+        the same part, with its own seed; under "hang" each one hangs after
+        `DHT_HANG_AFTER` good transfers, so a run shows hang and recovery.
+        """
+        from drivers.emulated.dht import EmulatedDHT, EmulatedDHTSensor
+
+        model, clock, world = spec.name, self.clock, self.world
+        part = EmulatedDHTSensor(model, clock=clock.monotonic)
+        sigma_c, sigma_rh = DHT_SIGMA[model]
+
+        def refresh(wall_s: float) -> None:
+            part.temperature = world.temperature_c(name, wall_s, noise_c=sigma_c)
+            part.humidity = world.humidity_rh(name, wall_s, noise_rh=sigma_rh)
+
+        self._refresh[name] = refresh
+        seeds = itertools.count(zlib.crc32(f"{world.seed}\x1f{name}".encode()))
+
+        def create() -> Any:
+            return EmulatedDHT(
+                model, clock=clock.monotonic, sleep=clock.sleep, sensor=part, fault=fault,
+                seed=next(seeds), hang_after=DHT_HANG_AFTER,
+            )
+
+        return create
+
+    def _add_counter_twin(self, name: str, pin: int | None, options: dict[str, Any]) -> Any:
+        """The counter's pin, pulsed before each reading with the world's pulses since the last one."""
+        if pin is None:
+            raise BoardError("an emulated counter needs a pin")
+        mock_pin = self.pin_factory().pin(pin)
+        idle_high = options.get("pull", "up") == "up"
+        kind = "wind" if options.get("per") == "hz" else "rain"
+        world = self.world
+        last: list[float | None] = [None]
+        (mock_pin.drive_high if idle_high else mock_pin.drive_low)()
+
+        def refresh(wall_s: float) -> None:
+            count = 0 if last[0] is None else world.pulses(name, last[0], wall_s, kind=kind)
+            last[0] = wall_s
+            for _ in range(count):  # away from the idle level and back: one counted edge each
+                (mock_pin.drive_low if idle_high else mock_pin.drive_high)()
+                (mock_pin.drive_high if idle_high else mock_pin.drive_low)()
 
         self._refresh[name] = refresh
         return mock_pin

@@ -10,7 +10,8 @@ Humidity follows the noise-free temperature at constant absolute humidity
 Pressure is sea-level pressure with slow weather drift (one device shares one
 sky, so it does not depend on the sensor), reduced to the board's altitude
 by the international barometric formula, plus measurement noise.
-Motion is a few short seeded events per hour.
+Motion is a few short seeded events per hour. Pulses (rain gauge tips,
+anemometer closures) come in seeded windows: showers, or a drifting wind.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import math
 
-__all__ = ["SHT3X_HUMIDITY_SIGMA_RH", "SHT3X_TEMPERATURE_SIGMA_C", "World"]
+__all__ = ["DHT_SIGMA", "SHT3X_HUMIDITY_SIGMA_RH", "SHT3X_TEMPERATURE_SIGMA_C", "World"]
 
 SECONDS_PER_DAY = 86_400
 SECONDS_PER_HOUR = 3_600
@@ -69,6 +70,22 @@ _SKY = "\x00sky"
 MOTION_WINDOW_S = 60
 MOTION_EVENT_PROBABILITY = 0.05
 MOTION_DURATION_S = (5.0, 30.0)
+# Aosong AM2302 accuracy ±0.5 °C / ±2 %RH, DHT11 ±2 °C / ±5 %RH, taken as roughly 2 σ.
+DHT_SIGMA = {"dht22": (0.25, 1.0), "dht11": (1.0, 2.5)}  # (°C, %RH)
+# Pulses (rain gauge tips, anemometer closures) are evenly spaced within a window, with a
+# seeded count and phase per window, so counts over adjacent spans add up exactly.
+# Rain: 10-minute windows; 10 % of them showery at 5-60 tips an hour (0.2794 mm a tip: 1.4-17 mm/h).
+RAIN_WINDOW_S = 600
+RAIN_SHOWER_PROBABILITY = 0.1
+RAIN_TIPS_PER_HOUR = (5.0, 60.0)
+# Wind: 1-minute windows of a pulse rate drifting around 3 Hz (2.4 km/h per Hz: about 7 km/h).
+WIND_WINDOW_S = 60
+WIND_MEAN_HZ = 3.0
+WIND_SIGMA_HZ = 1.5
+WIND_KNOT_S = 10 * 60
+# A longer span (the first reading after a long gap) counts only its last day of pulses.
+MAX_PULSE_SPAN_S = SECONDS_PER_DAY
+PULSE_KINDS = ("rain", "wind")
 # Noise is drawn per millisecond timestamp: one reading, one draw.
 _NOISE_TICKS_PER_S = 1000
 _UNIT_BITS = 53  # a double's mantissa: uniform floats in [0, 1)
@@ -190,6 +207,43 @@ class World:
     def pressure_hpa(self, key: str, wall_s: float, *, noise_hpa: float = PRESSURE_SIGMA_HPA) -> float:
         """What pressure sensor *key* reads at *wall_s*."""
         return self.true_pressure_hpa(wall_s) + noise_hpa * self._reading_noise(key, "pressure.noise", wall_s)
+
+    def _window_pulses(self, key: str, kind: str, window: int) -> tuple[int, float]:
+        """(pulse count, phase in [0, 1)) of one window."""
+        if kind == "rain":
+            width = RAIN_WINDOW_S
+            if self._uniform(key, "rain.shower", window) >= RAIN_SHOWER_PROBABILITY:
+                return 0, 0.0
+            low, high = RAIN_TIPS_PER_HOUR
+            per_hour = low + (high - low) * self._uniform(key, "rain.intensity", window)
+            mean = per_hour * width / SECONDS_PER_HOUR
+        else:
+            width = WIND_WINDOW_S
+            middle = (window + 0.5) * width
+            hz = WIND_MEAN_HZ + WIND_SIGMA_HZ * self._value_noise(key, "wind.speed", middle, WIND_KNOT_S)
+            mean = max(0.0, hz) * width
+        count = math.floor(mean + self._uniform(key, f"{kind}.round", window))
+        return count, self._uniform(key, f"{kind}.phase", window)
+
+    def pulses(self, key: str, start_s: float, end_s: float, *, kind: str = "rain") -> int:
+        """How many pulses counter *key* sees in ``[start_s, end_s)`` (wall seconds): rain tips or wind."""
+        if kind not in PULSE_KINDS:
+            raise KeyError(f"the simulated world has no pulse kind {kind!r}")
+        if end_s <= start_s:
+            return 0
+        start_s = max(start_s, end_s - MAX_PULSE_SPAN_S)
+        width = RAIN_WINDOW_S if kind == "rain" else WIND_WINDOW_S
+        total = 0
+        for window in range(math.floor(start_s / width), math.floor(end_s / width) + 1):
+            count, phase = self._window_pulses(key, kind, window)
+            if count == 0:
+                continue
+            origin, spacing = window * width, width / count
+            # Pulse i is at origin + (i + phase) * spacing; count those in [start_s, end_s).
+            first = max(0, math.ceil((start_s - origin) / spacing - phase))
+            last = min(count - 1, math.ceil((end_s - origin) / spacing - phase) - 1)
+            total += max(0, last - first + 1)
+        return total
 
     def value(self, quantity: str, key: str, wall_s: float) -> float | bool:
         """What sensor *key* measures of *quantity*: the table the simulated twins are driven from."""

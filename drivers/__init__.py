@@ -58,7 +58,9 @@ class DriverConfigError(DriverError, ValueError):
     """A driver option the driver or chip cannot use."""
 
 
-# quantity -> unit; the one table of quantities and units.
+# quantity -> unit; the one table of quantities and units. An empty unit for a
+# scaled quantity means the driver names it from its config (a driver's `units`
+# property: a counter's `unit = "mm"` makes amount "mm" and amount_rate "mm/h").
 QUANTITIES: dict[str, str] = {
     "temperature": "°C",
     "humidity": "%RH",
@@ -66,6 +68,8 @@ QUANTITIES: dict[str, str] = {
     "state": "",
     "count": "",
     "rate": "1/s",
+    "amount": "",  # a counter's pulses times its scale, in the configured unit
+    "amount_rate": "",  # that amount per hour (per pulse), or the scaled pulse rate (per Hz)
 }
 
 __all__ = [

@@ -106,6 +106,31 @@ DRIVERS: dict[str, DriverSpec] = {
             world=("temperature", "humidity"),
         ),
         # -- new I2C chips go above this line, one entry each --
+        # -- one GPIO each: DHT sensors (through adafruit_dht) and gpiozero devices --
+        *(
+            DriverSpec(
+                name=model,
+                part=part,
+                transport="dht",
+                quantities=("temperature", "humidity"),
+                target=f"drivers.dht:{model.upper()}",
+                options=(
+                    Option("attempts", INT, 3, (), "reads tried per sample, 2 s apart, as many as fit in "
+                           "the interval", minimum=1, maximum=10),
+                ),
+                default_interval_s=10.0,
+                # Both parts: adafruit_dht hands back its cached value for 2 s after a read
+                # (DHT22: also the AM2302 manual; DHT11: Aosong's manual says > 2 s).
+                min_interval_s=2.0,
+                simulated_faults=("flaky", "hang", "absent"),
+                twin="drivers.emulated.dht:EmulatedDHT",
+                world=("temperature", "humidity"),
+            )
+            for model, part in (
+                ("dht22", "Aosong DHT22 / AM2302 temperature and humidity (one GPIO, 10 kΩ pull-up)"),
+                ("dht11", "Aosong DHT11 temperature and humidity (one GPIO, 10 kΩ pull-up)"),
+            )
+        ),
         DriverSpec(
             name="gpio_input",
             part="on/off input on a GPIO pin (PIR motion sensor, reed switch, button)",
@@ -113,12 +138,39 @@ DRIVERS: dict[str, DriverSpec] = {
             quantities=("state",),
             target="drivers.gpio_input:DigitalInput",
             options=(
-                Option("pull_up", BOOL, False, (), "true: internal pull-up, active when pulled to GND"),
-                Option("bounce_time", FLOAT, None, (), "seconds to ignore changes after one (debounce)"),
+                Option("pull", CHOICE, None, ("up", "down", "none"),
+                       'internal resistor: "up" (active when pulled to GND), "down" (the default, active '
+                       'when high) or "none" (external resistor; needs active_state)'),
+                Option("pull_up", BOOL, None, (), 'older spelling: true = pull "up", false = pull "down"'),
+                Option("active_state", CHOICE, None, ("high", "low"),
+                       'the level that means active; needed with pull = "none"'),
+                Option("bounce_time", DURATION, None, (), 'ignore changes this soon after one (debounce), e.g. "5ms"'),
             ),
             default_interval_s=1.0,
             min_interval_s=0.01,
             world=("motion",),
+        ),
+        DriverSpec(
+            name="counter",
+            part="pulse counter on a GPIO pin (rain gauge, anemometer, flow meter)",
+            transport="gpio",
+            quantities=("count", "rate", "amount", "amount_rate"),
+            target="drivers.counter:Counter",
+            options=(
+                Option("pull", CHOICE, "up", ("up", "down", "none"),
+                       'internal resistor: "up" for a reed switch to GND (the default)'),
+                Option("edge", CHOICE, "falling", ("falling", "rising"), "the transition counted"),
+                Option("bounce_time", DURATION, None, (), 'ignore edges this soon after a pulse, e.g. "5ms"'),
+                Option("scale", FLOAT, None, (), "amount of unit per pulse (per = pulse) or per Hz (per = hz)"),
+                Option("k_factor", FLOAT, None, (), "pulses (per = pulse) or Hz (per = hz) per unit; "
+                       "instead of scale"),
+                Option("per", CHOICE, "pulse", ("pulse", "hz"),
+                       '"pulse": amount and amount per hour; "hz": the rate times the scale'),
+                Option("unit", STR, None, (), 'unit of the scaled amount, e.g. "mm", "km/h", "L/min"'),
+            ),
+            default_interval_s=60.0,
+            min_interval_s=0.1,
+            world=("pulses",),
         ),
     )
 }

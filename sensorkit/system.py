@@ -153,8 +153,9 @@ class System:
         sensor = resolved.config
         spec = sensor.spec
         options = dict(sensor.options)
+        twin = None
         if self.transports.simulated:
-            self.transports.add_twin(
+            twin = self.transports.add_twin(
                 spec,
                 name=sensor.name,
                 bus=resolved.bus,
@@ -164,17 +165,33 @@ class System:
                 fault=sensor.simulate_fault,
             )
         cls = spec.load_class()
+        lock: threading.Lock | None = None
+        lock_name = ""
         try:
             if spec.transport == "i2c":
                 assert resolved.bus is not None
                 driver = cls(
                     self.transports.i2c(resolved.bus), resolved.address, sleep=self.clock.sleep, **options
                 )
-                lock: threading.Lock | None = self._bus_lock(resolved.bus)
+                lock = self._bus_lock(resolved.bus)
                 lock_name = f"I2C bus {resolved.bus}"
+            elif spec.transport == "dht":
+                from drivers.dht import library_device
+
+                assert resolved.pin is not None
+                # Under --simulate the board's factory makes emulated library objects; on a board,
+                # adafruit_dht is imported on the first read. Either way a re-created driver gets a
+                # fresh library object (what recovers a hung read).
+                device = twin if twin is not None else library_device(cls.model, resolved.pin)
+                driver = cls(
+                    device, pin=resolved.pin, slot_s=sensor.interval_s, sleep=self.clock.sleep,
+                    monotonic=self.clock.monotonic, **options,
+                )
             else:
-                driver = cls(resolved.pin, pin_factory=self.transports.pin_factory(), **options)
-                lock, lock_name = None, ""
+                driver = cls(
+                    resolved.pin, pin_factory=self.transports.pin_factory(), monotonic=self.clock.monotonic,
+                    **options,
+                )
         except DriverConfigError as exc:
             line = f":{sensor.line}" if sensor.line else ""
             raise ConfigError(f"{self.config.source}{line}: [[sensor]] '{sensor.name}': {exc}") from None
@@ -185,7 +202,8 @@ class System:
             transports.prepare(sensor.name)
             return driver.read()
 
-        series = {q: (name, QUANTITIES.get(q, "")) for q, name in sensor.series.items()}
+        units = getattr(driver, "units", {})  # drivers whose units come from their config (counter)
+        series = {q: (name, units.get(q) or QUANTITIES.get(q, "")) for q, name in sensor.series.items()}
         sampled = SampledSensor(
             name=sensor.name,
             read=read,

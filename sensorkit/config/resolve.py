@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sensorkit.config.model import Config, ResolvedSensor, SensorConfig, config_error
+from sensorkit.config.model import TRANSPORT_KEYS, Config, ResolvedSensor, SensorConfig, config_error
 from sensorkit.errors import ConfigError
 
 
@@ -70,7 +70,7 @@ def resolve(config: Config, profile: Any) -> tuple[ResolvedSensor, ...]:
 
     taken: dict[int, str] = {}
     for sensor in sensors:
-        if sensor.spec.transport != "gpio":
+        if "pin" not in TRANSPORT_KEYS[sensor.spec.transport]:  # one GPIO each: gpio devices, DHTs
             continue
         try:
             pin = parse_pin(sensor.pin, profile)

@@ -1,0 +1,179 @@
+"""DHT sensors, inputs and counters built from a config under --simulate, through the composition and the CLI."""
+from __future__ import annotations
+
+import json
+import textwrap
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drivers import DriverError, SensorNotFound
+from sensorkit.cli import main
+from sensorkit.clock import FakeClock
+from sensorkit.config import parse_config
+from sensorkit.errors import ConfigError
+from sensorkit.system import build_system
+
+ONE_OF_EACH = """\
+[device]
+board = "simulated"
+
+[[sensor]]
+name = "greenhouse"
+driver = "sht3x"
+
+[[sensor]]
+name = "porch"
+driver = "dht22"
+pin = "GPIO4"
+
+[[sensor]]
+name = "shed"
+driver = "dht11"
+pin = 17
+interval = "30s"
+
+[[sensor]]
+name = "door"
+driver = "gpio_input"
+pin = "GPIO27"
+pull = "up"
+bounce_time = "5ms"
+
+[[sensor]]
+name = "rain"
+driver = "counter"
+pin = "GPIO22"
+bounce_time = "10ms"
+scale = 0.2794
+unit = "mm"
+
+[[sensor]]
+name = "wind"
+driver = "counter"
+pin = "GPIO23"
+scale = 2.4
+per = "hz"
+unit = "km/h"
+
+[[sensor]]
+name = "water"
+driver = "counter"
+pin = "GPIO24"
+k_factor = 7.5
+per = "hz"
+unit = "L/min"
+"""
+
+
+def config_of(text: str) -> Any:
+    return parse_config(textwrap.dedent(text), "conf.toml")
+
+
+def test_cli_read_simulate_with_one_of_each(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    conf = tmp_path / "sensorkit.toml"
+    conf.write_text(ONE_OF_EACH)
+    assert main(["read", "--simulate", "-c", str(conf), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["errors"] == []
+    units = {r["series"]: r["unit"] for r in doc["readings"]}
+    assert units["porch_temperature"] == "°C" and units["shed_humidity"] == "%RH"
+    assert units["door_state"] == ""
+    assert (units["rain_amount"], units["rain_amount_rate"]) == ("mm", "mm/h")
+    assert units["wind_amount_rate"] == "km/h" and "wind_amount" not in units
+    assert units["water_amount_rate"] == "L/min"
+    values = {r["series"]: r["value"] for r in doc["readings"]}
+    assert -40 <= values["porch_temperature"] <= 80 and 0 <= values["porch_humidity"] <= 100
+    assert float(values["shed_humidity"]).is_integer()  # a DHT11 reports whole %RH
+
+
+def test_system_counters_follow_the_world(fake_clock: FakeClock) -> None:
+    with build_system(config_of(ONE_OF_EACH), simulate=True, clock=fake_clock, seed=3) as system:
+        world = system.transports.world
+        system.read_once()
+        start_s = fake_clock.time_ms() / 1000
+        totals = {"rain": 0, "wind": 0}
+        for _ in range(30):
+            fake_clock.advance(60)
+            for handle, result in system.read_once():
+                if handle.name in totals:
+                    assert not isinstance(result, Exception), result
+                    totals[handle.name] += next(r.value for r in result if r.quantity == "count")
+        end_s = fake_clock.time_ms() / 1000
+    assert totals["wind"] == world.pulses("wind", start_s, end_s, kind="wind") > 0
+    assert totals["rain"] == world.pulses("rain", start_s, end_s, kind="rain")
+
+
+def test_system_dht_faults_show_as_driver_errors(fake_clock: FakeClock) -> None:
+    config = config_of("""
+        [device]
+        board = "simulated"
+        [[sensor]]
+        name = "gone"
+        driver = "dht22"
+        pin = 4
+        simulate_fault = "absent"
+        [[sensor]]
+        name = "flaky"
+        driver = "dht22"
+        pin = 5
+        interval = "2s"
+        simulate_fault = "flaky"
+    """)
+    outcomes = []
+    with build_system(config, simulate=True, clock=fake_clock) as system:
+        for _ in range(40):
+            fake_clock.advance(10)
+            outcomes.append({h.name: r for h, r in system.read_once()})
+    assert all(isinstance(o["gone"], SensorNotFound) for o in outcomes)
+    failed = sum(isinstance(o["flaky"], Exception) for o in outcomes)
+    assert 0 < failed < 25  # about 3 in 10 transfers fail, one attempt per 2 s slot
+
+
+def test_system_dht_hang_blocks_until_released(fake_clock: FakeClock) -> None:
+    """Under "hang" each library object hangs after 3 good transfers; a re-created driver reads again."""
+    config = config_of('[device]\nboard = "simulated"\n[[sensor]]\nname = "h"\ndriver = "dht22"\npin = 4\n'
+                       'simulate_fault = "hang"\n')
+    with build_system(config, simulate=True, clock=fake_clock) as system:
+        [handle] = system.sensors
+        for _ in range(3):
+            fake_clock.advance(10)
+            assert not isinstance(system.read_once()[0][1], Exception)
+        device = handle.driver.device
+        fake_clock.advance(10)
+        results: list[Any] = []
+        worker = threading.Thread(target=lambda: results.extend(system.read_once()), daemon=True)
+        worker.start()
+        assert device.hanging.wait(5)
+        handle.driver.close()  # what the sampler does when it abandons the read
+        worker.join(5)
+        assert not worker.is_alive() and isinstance(results[0][1], DriverError)
+        assert device.exited
+
+
+def test_system_counter_options_are_checked_at_build() -> None:
+    config = config_of('[device]\nboard = "simulated"\n[[sensor]]\nname = "rain"\ndriver = "counter"\n'
+                       'pin = 22\nscale = 0.2794\n')
+    with pytest.raises(ConfigError, match=r"conf.toml:3: \[\[sensor\]\] 'rain': .*unit"):
+        build_system(config, simulate=True)
+
+
+def test_system_dht_pin_is_reserved_against_inputs() -> None:
+    config = config_of('[device]\nboard = "simulated"\n[[sensor]]\nname = "air"\ndriver = "dht22"\npin = 4\n'
+                       '[[sensor]]\nname = "door"\ndriver = "gpio_input"\npin = 4\n')
+    with pytest.raises(ConfigError, match="GPIO4.*sensor 'air'"):
+        build_system(config, simulate=True)
+
+
+def test_config_dht_interval_below_two_seconds_is_refused() -> None:
+    with pytest.raises(ConfigError, match="faster than a dht11"):
+        config_of('[device]\nboard = "simulated"\n[[sensor]]\nname = "a"\ndriver = "dht11"\npin = 4\n'
+                  'interval = "1s"\n')
+
+
+def test_config_gpio_input_pull_and_bounce_time_duration() -> None:
+    config = config_of('[[sensor]]\nname = "door"\ndriver = "gpio_input"\npin = 27\npull = "none"\n'
+                       'active_state = "low"\nbounce_time = "5ms"\n')
+    assert dict(config.sensors[0].options) == {"pull": "none", "active_state": "low", "bounce_time": 0.005}
