@@ -61,6 +61,7 @@ _CMD_T_FROM_RH = b"\xE0"  # Si70xx §5.1.2
 _CMD_WRITE_USER = 0xE6
 _CMD_READ_USER = b"\xE7"
 _CMD_SOFT_RESET = b"\xFE"
+_POWER_UP_S = 0.080  # Si7021 Table 2: 80 ms over the full temperature range (HTU21D/SHT21: 15 ms)
 _SOFT_RESET_S = 0.015  # HTU21D/SHT21 "soft reset takes less than 15 ms"; Si7021 Table 2: 15 ms max
 _USER_RESOLUTION_MASK = 0x81  # bits 7 and 0; every other bit is written back as read
 _USER_END_OF_BATTERY = 0x40
@@ -180,6 +181,9 @@ class HTU21D:
 
     def _check_identity(self) -> None:
         probe = probe_0x40(self._bus, self.address, sleep=self._sleep, part="HTU21D")
+        if not probe.answered:
+            self._sleep(_POWER_UP_S)  # a chip still powering up does not answer yet
+            probe = probe_0x40(self._bus, self.address, sleep=self._sleep, part="HTU21D")
         if not probe.answered:
             raise self._not_found()
         if probe.all_ff:
