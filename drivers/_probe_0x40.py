@@ -53,7 +53,9 @@ HDC1000_DEVICE_ID = 0x1000
 TI_MANUFACTURER_ID = 0x5449
 HTU_CMD_READ_USER = b"\xE7"
 HTU_CMD_EID_SECOND = b"\xFC\xC9"
-# SNB_3 (Si70xx, Si7021-A20 §5.3) or SNC_1 (HTU2xD/SHT2x) -> part name.
+# SNB_3 (Si70xx, Si7021-A20 §5.3) or SNC_1 (HTU2xD/SHT2x) -> part name. 0x32 is also the
+# SNB_3 of the temperature-only Si7050 (Si7050 §5.3), which the htu21d driver cannot read:
+# its RH command would be NACKed and the read fail with SensorNotFound.
 EID_PARTS = {0x15: "Si7021", 0x14: "Si7020", 0x0D: "Si7013", 0x06: "Si7006", 0x32: "HTU21D",
              0x00: "Si70xx", 0xFF: "Si70xx"}  # fmt: skip
 SILABS_PARTS = frozenset({"Si7021", "Si7020", "Si7013", "Si7006", "Si70xx"})

@@ -24,6 +24,10 @@ Modelling choices where the datasheet leaves room:
   the datasheet gives; it gives none for a soft reset, so the same is used).
 - The heater bit is stored and reported (`heater_on`); its warming is not
   modelled. The battery status bit reads 0 (VDD above 2.8 V).
+- Serial ID: TI gives "first 2 bytes" (0xFB), "mid 2 bytes" (0xFC) and "last
+  byte bit" (0xFD) of a 41-bit ID; the twin puts SERIAL[40:25], [24:9] and
+  [8:0] (in bits 15:7 of 0xFD) there, a reading of that table not checked bit
+  by bit against a part.
 """
 from __future__ import annotations
 
