@@ -105,6 +105,81 @@ DRIVERS: dict[str, DriverSpec] = {
             twin="drivers.emulated.sht3x:EmulatedSHT3x",
             world=("temperature", "humidity"),
         ),
+        DriverSpec(
+            name="aht2x",
+            part="Aosong AHT20/AHT21/AHT25/AM2301B/DHT20 and AHT10 temperature and humidity (I2C)",
+            transport="i2c",
+            quantities=("temperature", "humidity"),
+            target="drivers.aht2x:AHT2x",
+            addresses=(0x38, 0x39),
+            address_help="0x38 (the AHT20 family has no other); 0x39 only for an AHT10 with its ADR pin high",
+            options=(
+                Option(
+                    "variant",
+                    CHOICE,
+                    "aht20",
+                    ("aht20", "aht10"),
+                    "aht20: AHT20/AHT21/AHT25/AM2301B/DHT20 (init 0xBE, CRC checked); aht10: AHT10 (init 0xE1, no CRC)",
+                ),
+            ),
+            timing="drivers.aht2x:conversion_time_s",
+            # 80 ms conversion; Aosong and the Linux aht10 driver advise >= 2 s between
+            # measurements against self-heating, so the default stays well above.
+            default_interval_s=10.0,
+            min_interval_s=0.1,
+            simulated_faults=("absent", "crc", "stuck-bus", "all-ff", "stops-answering", "wrong-chip"),
+            twin="drivers.emulated.aht2x:EmulatedAHT2x",
+            world=("temperature", "humidity"),
+            sibling="drivers.emulated.aht2x:EmulatedAHT10",
+        ),
+        DriverSpec(
+            name="htu21d",
+            part="TE HTU21D/HTU20D, Sensirion SHT21, Silicon Labs Si7021/Si7020 temperature and humidity (I2C)",
+            transport="i2c",
+            quantities=("temperature", "humidity"),
+            target="drivers.htu21d:HTU21D",
+            addresses=(0x40,),
+            address_help="fixed at 0x40 (shared with the HDC1080: one of the two per bus)",
+            options=(
+                Option(
+                    "resolution",
+                    CHOICE,
+                    "rh12-t14",
+                    ("rh12-t14", "rh8-t12", "rh10-t13", "rh11-t11"),
+                    "humidity/temperature bits: rh12-t14 (slowest, default), rh8-t12, rh10-t13, rh11-t11",
+                ),
+            ),
+            timing="drivers.htu21d:conversion_time_s",
+            min_interval_s=0.05,
+            simulated_faults=("absent", "crc", "stuck-bus", "all-ff", "stops-answering", "wrong-chip"),
+            twin="drivers.emulated.htu21d:EmulatedHTU21D",
+            world=("temperature", "humidity"),
+            sibling="drivers.emulated.hdc1080:EmulatedHDC1080",
+        ),
+        DriverSpec(
+            name="hdc1080",
+            part="TI HDC1080 temperature and humidity (I2C)",
+            transport="i2c",
+            quantities=("temperature", "humidity"),
+            target="drivers.hdc1080:HDC1080",
+            addresses=(0x40,),
+            address_help="fixed at 0x40 (shared with the HTU21D/Si7021: one of the two per bus)",
+            options=(
+                Option(
+                    "resolution_temperature", CHOICE, 14, (14, 11), "temperature bits: 14 (6.35 ms) or 11 (3.65 ms)"
+                ),
+                Option(
+                    "resolution_humidity", CHOICE, 14, (14, 11, 8), "humidity bits: 14 (6.5 ms), 11 (3.85), 8 (2.5)"
+                ),
+                Option("heater", BOOL, False, (), "true: heat the sensor during conversions (dries condensation)"),
+            ),
+            timing="drivers.hdc1080:conversion_time_s",
+            min_interval_s=0.05,
+            simulated_faults=("absent", "stuck-bus", "all-ff", "stops-answering", "wrong-chip"),
+            twin="drivers.emulated.hdc1080:EmulatedHDC1080",
+            world=("temperature", "humidity"),
+            sibling="drivers.emulated.htu21d:EmulatedHTU21D",
+        ),
         # -- new I2C chips go above this line, one entry each --
         # -- one GPIO each: DHT sensors (through adafruit_dht) and gpiozero devices --
         *(

@@ -6,8 +6,23 @@ stands in for an adafruit_dht device object.
 """
 from __future__ import annotations
 
+from drivers.emulated.aht2x import EmulatedAHT2x, EmulatedAHT10
 from drivers.emulated.dht import EmulatedDHT, EmulatedDHTSensor
+from drivers.emulated.hdc1080 import EmulatedHDC1080
+from drivers.emulated.htu21d import EmulatedHTU21D, EmulatedSi7021
 from drivers.emulated.sht3x import EmulatedSHT3x
 from drivers.emulated.smbus import EmulatedSMBus, I2CChip, Nack
 
-__all__ = ["EmulatedDHT", "EmulatedDHTSensor", "EmulatedSHT3x", "EmulatedSMBus", "I2CChip", "Nack"]
+__all__ = [
+    "EmulatedAHT2x",
+    "EmulatedAHT10",
+    "EmulatedDHT",
+    "EmulatedDHTSensor",
+    "EmulatedHDC1080",
+    "EmulatedHTU21D",
+    "EmulatedSHT3x",
+    "EmulatedSMBus",
+    "EmulatedSi7021",
+    "I2CChip",
+    "Nack",
+]
