@@ -49,6 +49,11 @@ from drivers._i2c_io import Link, all_ff, all_ff_advice, bus_label
 ADDRESSES = (0x38, 0x39)  # 0x39: AHT10 with its ADR pin high (AHT10 pin 1; Adafruit AHTX0 0x39)
 QUANTITIES = ("temperature", "humidity")
 VARIANTS = ("aht20", "aht10")
+
+
+def detected_options(part: str) -> dict[str, str]:
+    """The config options `sensorkit detect` prints for a part that `identify` named."""
+    return {"variant": "aht10"} if part == "AHT10" else {}
 PARTS = {"aht20": "AHT20", "aht10": "AHT10"}
 
 _CMD_TRIGGER = b"\xAC\x33\x00"  # DHT20 §7.4 step 2

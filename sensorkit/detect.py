@@ -208,7 +208,19 @@ def sensor_block(finding: Finding, *, default_bus: int | None, taken: set[str]) 
         lines.append(f"bus = {finding.bus}")
     lines.append(f"address = {finding.address:#04x}")
     lines.append(f'interval = "{_interval(spec)}"')
+    # A driver module may say which options the part it identified needs (an AHT10's variant).
+    module = importlib.import_module(spec.target.partition(":")[0])
+    options = getattr(module, "detected_options", lambda part: {})(finding.part)
+    lines.extend(f"{key} = {_toml_value(value)}" for key, value in options.items())
     return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(value)
 
 
 def _interval(spec: DriverSpec) -> str:
