@@ -5,7 +5,9 @@ it at an address and answer the bytes a real device would.
 """
 from __future__ import annotations
 
+from drivers.emulated.bme280 import EmulatedBME280
+from drivers.emulated.bmp280 import EmulatedBMP280
 from drivers.emulated.sht3x import EmulatedSHT3x
 from drivers.emulated.smbus import EmulatedSMBus, I2CChip, Nack
 
-__all__ = ["EmulatedSHT3x", "EmulatedSMBus", "I2CChip", "Nack"]
+__all__ = ["EmulatedBME280", "EmulatedBMP280", "EmulatedSHT3x", "EmulatedSMBus", "I2CChip", "Nack"]

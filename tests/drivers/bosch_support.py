@@ -1,0 +1,67 @@
+"""Helpers for the BME280/BMP280 tests: what "within quantisation" means for one reading.
+
+The twin rounds the ADC count it would need to the resolution the chip has for
+the settings (16 + (osrs - 1) bits, 20 with the BME280's filter, 16 bits for
+humidity), so a reading may be off by half a count step in the double-precision
+formula. On top come the differences of the drivers' integer path from it (our
+sweep in test_bosch_compensation: 0.008 °C, 0.01 Pa, 0.006 %RH, and t_fine's),
+and the driver's rounding of pressure and humidity to 3 decimals.
+"""
+from __future__ import annotations
+
+from smbus2 import i2c_msg
+
+from drivers._bosch import Calibration, compensate_temperature
+from drivers.emulated._bosch import DEFAULT_CALIBRATION, humidity_double, pressure_double, temperature_double
+
+T_PATHS_C = 0.008
+P_PATHS_PA = 0.01
+H_PATHS_RH = 0.006
+ROUNDING_3_DECIMALS = 0.0005
+
+
+def registers(bus: object, address: int, first: int, count: int) -> bytes:
+    pointer, data = i2c_msg.write(address, [first]), i2c_msg.read(address, count)
+    bus.i2c_rdwr(pointer, data)  # type: ignore[attr-defined]
+    return bytes(data)
+
+
+def raw_counts(bus: object, address: int) -> dict[str, int]:
+    """The last conversion's counts and the chip's settings, read from its registers."""
+    at = dict(zip(range(0xF2, 0xFF), registers(bus, address, 0xF2, 13)))
+    return {
+        "pressure": at[0xF7] << 12 | at[0xF8] << 4 | at[0xF9] >> 4,
+        "temperature": at[0xFA] << 12 | at[0xFB] << 4 | at[0xFC] >> 4,
+        "humidity": at[0xFD] << 8 | at[0xFE],
+        "osrs_t": at[0xF4] >> 5,
+        "osrs_p": (at[0xF4] >> 2) & 0x07,
+        "filter": (at[0xF5] >> 2) & 0x07,
+    }
+
+
+def _step(osrs: int, filtered_20_bit: bool) -> int:
+    bits = 20 if filtered_20_bit else 15 + min(osrs, 5)
+    return 1 << (20 - bits)
+
+
+def tolerances(
+    bus: object, address: int, *, bme280: bool = True, calibration: Calibration = DEFAULT_CALIBRATION
+) -> dict[str, float]:
+    """How far each quantity of the last reading may be from the twin's true value."""
+    raw = raw_counts(bus, address)
+    cal = calibration
+    filtered = bme280 and raw["filter"] > 0
+    adc_t, step_t = raw["temperature"], _step(raw["osrs_t"], filtered)
+    t_fine, _ = temperature_double(adc_t, cal)
+    t_fine_int, _ = compensate_temperature(adc_t, cal)
+    half_t = abs(temperature_double(adc_t + step_t, cal)[1] - temperature_double(adc_t, cal)[1]) / 2
+    out = {"temperature": half_t + T_PATHS_C}
+    adc_p, step_p = raw["pressure"], _step(raw["osrs_p"], filtered)
+    half_p = abs(pressure_double(adc_p + step_p, t_fine, cal) - pressure_double(adc_p, t_fine, cal)) / 2
+    t_fine_effect = abs(pressure_double(adc_p, t_fine_int, cal) - pressure_double(adc_p, t_fine, cal))
+    out["pressure"] = (half_p + t_fine_effect + P_PATHS_PA) / 100 + ROUNDING_3_DECIMALS
+    adc_h = raw["humidity"]
+    half_h = abs(humidity_double(adc_h + 1, t_fine, cal) - humidity_double(adc_h, t_fine, cal)) / 2
+    t_fine_effect = abs(humidity_double(adc_h, t_fine_int, cal) - humidity_double(adc_h, t_fine, cal))
+    out["humidity"] = half_h + t_fine_effect + H_PATHS_RH + ROUNDING_3_DECIMALS
+    return out
