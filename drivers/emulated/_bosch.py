@@ -232,10 +232,9 @@ class EmulatedBoschChip(EmulatedI2CDevice):
     def _true_humidity(self) -> float:
         return 0.0
 
-    def _bits(self, osrs: int) -> int:
-        if FILTER[(self._config >> 2) & 0x07] and self.FILTER_GIVES_20_BITS:
-            return 20
-        return 15 + min(osrs, 5)  # §3.4.2: 16 + (osrs - 1) bits
+    @staticmethod
+    def _bits(osrs: int) -> int:
+        return 15 + min(osrs, 5)  # §3.4.2: the ADC gives 16 + (osrs - 1) bits
 
     def _finish(self, raw: dict[str, int | None], at: float) -> None:
         """End of a conversion: filter, then update the data registers together (§3.4)."""
@@ -252,7 +251,7 @@ class EmulatedBoschChip(EmulatedI2CDevice):
                 memory = self._iir[name]
                 memory = value if memory is None else (memory * (coefficient - 1) + value) / coefficient
                 self._iir[name] = memory
-                value = _quantise(memory, self._bits(osrs[name]))
+                value = _quantise(memory, 20 if self.FILTER_GIVES_20_BITS else self._bits(osrs[name]))
             out[name] = value
         self._data[0:3] = (out["pressure"] << 4).to_bytes(3, "big")
         self._data[3:6] = (out["temperature"] << 4).to_bytes(3, "big")

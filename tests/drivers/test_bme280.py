@@ -17,7 +17,7 @@ from drivers.emulated import EmulatedBME280, EmulatedBMP280, EmulatedSMBus
 from drivers.emulated._bosch import humidity_double, temperature_double
 from sensorkit.catalog import DRIVERS
 from sensorkit.clock import FakeClock
-from tests.drivers.bosch_support import raw_counts, registers, tolerances
+from tests.drivers.bosch_support import Spy, raw_counts, registers, tolerances
 
 
 @pytest.fixture
@@ -30,26 +30,6 @@ def twin(emulated_bus: EmulatedSMBus, fake_clock: FakeClock) -> EmulatedBME280:
 @pytest.fixture
 def sensor(emulated_bus: EmulatedSMBus, fake_clock: FakeClock, twin: EmulatedBME280) -> BME280:
     return BME280(emulated_bus, sleep=fake_clock.sleep)
-
-
-class Spy:
-    """Records what a twin is sent: every write transaction's bytes."""
-
-    def __init__(self, chip: EmulatedBME280 | EmulatedBMP280) -> None:
-        self.writes: list[bytes] = []
-        original = chip.write
-
-        def write(data: bytes) -> None:
-            self.writes.append(bytes(data))
-            original(data)
-
-        chip.write = write  # type: ignore[method-assign]
-
-    def pointers(self) -> list[int]:
-        return [w[0] for w in self.writes if len(w) == 1]
-
-    def register_writes(self) -> list[tuple[int, int]]:
-        return [(w[i], w[i + 1]) for w in self.writes if len(w) >= 2 for i in range(0, len(w) - 1, 2)]
 
 
 def _assert_within(reading: dict[str, float], bus: EmulatedSMBus, twin: EmulatedBME280) -> None:

@@ -116,7 +116,8 @@ def test_double_formulas_give_the_datasheet_example() -> None:
 def test_integer_and_double_paths_agree(adc_t: int, adc_p: int, adc_h: int) -> None:
     # Over the operating range the two reference paths differ by far less than the chip's
     # noise: t_fine by up to 14 (0.003 °C; the integer path truncates twice), T by the
-    # integer output's 0.01 °C step, P by 0.01 Pa, H by 0.006 %RH (our sweep of the range).
+    # integer output's 0.01 °C step, P by 0.01 Pa, H by up to 0.0085 %RH (our random sweep of
+    # 200000 points; the integer path quantises to 1/1024 %RH).
     t_fine, centi = compensate_temperature(adc_t, EXAMPLE)
     t_fine_double, celsius = temperature_double(adc_t, EXAMPLE)
     assert abs(t_fine - t_fine_double) <= 16
@@ -125,7 +126,7 @@ def test_integer_and_double_paths_agree(adc_t: int, adc_p: int, adc_h: int) -> N
     assert q24_8 is not None
     assert q24_8 / 256 == pytest.approx(pressure_double(adc_p, t_fine, EXAMPLE), abs=0.01)
     humidity = min(100.0, max(0.0, humidity_double(adc_h, t_fine, EXAMPLE)))
-    assert compensate_humidity(adc_h, t_fine, EXAMPLE) / 1024 == pytest.approx(humidity, abs=0.006)
+    assert compensate_humidity(adc_h, t_fine, EXAMPLE) / 1024 == pytest.approx(humidity, abs=0.01)
 
 
 # -- the twin's register image is what the driver parses ------------------------
