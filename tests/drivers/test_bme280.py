@@ -17,7 +17,7 @@ from drivers.emulated import EmulatedBME280, EmulatedBMP280, EmulatedSMBus
 from drivers.emulated._bosch import humidity_double, temperature_double
 from sensorkit.catalog import DRIVERS
 from sensorkit.clock import FakeClock
-from tests.drivers.bosch_support import Spy, raw_counts, registers, tolerances
+from tests.drivers.bosch_support import OTHER_PART, Spy, raw_counts, registers, tolerances
 
 
 @pytest.fixture
@@ -81,6 +81,19 @@ def test_bme280_read_within_quantisation_anywhere(
     bus.attach(0x76, twin)
     options = dict(oversampling_temperature=osrs_t, oversampling_pressure=osrs_p, oversampling_humidity=osrs_h)
     _assert_within(BME280(bus, sleep=clock.sleep, **options).read(), bus, twin)
+
+
+@pytest.mark.parametrize(("celsius", "rh", "hpa"), [(-40.0, 0.0, 300.0), (85.0, 100.0, 1100.0), (-3.0, 70.0, 800.0)])
+def test_bme280_read_round_trips_with_another_part(
+    emulated_bus: EmulatedSMBus, fake_clock: FakeClock, celsius: float, rh: float, hpa: float
+) -> None:
+    twin = EmulatedBME280(clock=fake_clock.monotonic, temperature=celsius, humidity=rh, pressure=hpa,
+                          calibration=OTHER_PART)
+    emulated_bus.attach(0x76, twin)
+    reading = BME280(emulated_bus, sleep=fake_clock.sleep).read()
+    limits = tolerances(emulated_bus, 0x76, calibration=OTHER_PART)
+    for quantity in QUANTITIES:
+        assert reading[quantity] == pytest.approx(getattr(twin, quantity), abs=limits[quantity])
 
 
 def test_bme280_humidity_beyond_the_ends_is_clipped_as_the_datasheet_formula_does(

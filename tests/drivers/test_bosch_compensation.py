@@ -31,6 +31,7 @@ from drivers.emulated._bosch import (
     pressure_double,
     temperature_double,
 )
+from tests.drivers.bosch_support import OTHER_PART
 
 # hardware-facts.md §1.2: the register image of the example calibration.
 IMAGE_88_9F = bytes.fromhex("706b436718fc7d8e43d6d00b270b8c00f9ff8c3cf8c67017")
@@ -41,8 +42,6 @@ EXAMPLE = Calibration(
     p1=36477, p2=-10685, p3=3024, p4=2855, p5=140, p6=-7, p7=15500, p8=-14600, p9=6000,
     h1=75, h2=362, h3=0, h4=313, h5=50, h6=30,
 )  # fmt: skip
-
-
 def test_parse_calibration_reads_the_example_register_image() -> None:
     tp = IMAGE_88_9F + b"\x00" + IMAGE_A1  # 0xA0 is reserved
     assert parse_calibration(tp, IMAGE_E1_E7) == EXAMPLE
@@ -127,6 +126,23 @@ def test_integer_and_double_paths_agree(adc_t: int, adc_p: int, adc_h: int) -> N
     assert q24_8 / 256 == pytest.approx(pressure_double(adc_p, t_fine, EXAMPLE), abs=0.01)
     humidity = min(100.0, max(0.0, humidity_double(adc_h, t_fine, EXAMPLE)))
     assert compensate_humidity(adc_h, t_fine, EXAMPLE) / 1024 == pytest.approx(humidity, abs=0.01)
+
+
+@given(
+    st.integers(min_value=300_000, max_value=700_000),
+    st.integers(min_value=350_000, max_value=870_000),
+    st.integers(min_value=22_000, max_value=40_000),
+)
+def test_integer_and_double_paths_agree_for_another_part(adc_t: int, adc_p: int, adc_h: int) -> None:
+    # The datasheet's §8.1 double humidity formula matches its integer code with dig_H3 != 0.
+    # (Bosch's BME280_driver double path multiplies by (1 + dig_H3 * x / 2^26) once more; with
+    # the common dig_H3 = 0 the two are the same.)
+    t_fine, _ = compensate_temperature(adc_t, OTHER_PART)
+    q24_8 = compensate_pressure(adc_p, t_fine, OTHER_PART)
+    assert q24_8 is not None
+    assert q24_8 / 256 == pytest.approx(pressure_double(adc_p, t_fine, OTHER_PART), abs=0.01)
+    humidity = min(100.0, max(0.0, humidity_double(adc_h, t_fine, OTHER_PART)))
+    assert compensate_humidity(adc_h, t_fine, OTHER_PART) / 1024 == pytest.approx(humidity, abs=0.01)
 
 
 # -- the twin's register image is what the driver parses ------------------------
