@@ -25,8 +25,8 @@ CHIP_IDS = (0x58, 0x57, 0x56)  # §4.3.1: 0x58 mass production; 0x56/0x57 sample
 def conversion_time_s(*, oversampling_temperature: int = 1, oversampling_pressure: int = 1, **_: object) -> float:
     """Maximum measurement time for these options (0 = pressure skipped), seconds.
 
-    BMP280 §3.8.1 Table 13 lists 6.4 ms (×1/×1) .. 43.2 ms (×2 T, ×16 P): the BME280
-    formula without its humidity term gives the same.
+    The BME280 datasheet's §9.1 maximum without its humidity term; it reproduces the
+    6.4 ms (×1/×1) .. 43.2 ms (×2 T, ×16 P) of the BMP280's §3.8.1 Table 13.
     """
     return _bosch.measurement_time_s(oversampling_temperature, oversampling_pressure, 0)
 
