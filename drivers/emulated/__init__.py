@@ -7,6 +7,8 @@ stands in for an adafruit_dht device object.
 from __future__ import annotations
 
 from drivers.emulated.aht2x import EmulatedAHT2x, EmulatedAHT10
+from drivers.emulated.bme280 import EmulatedBME280
+from drivers.emulated.bmp280 import EmulatedBMP280
 from drivers.emulated.dht import EmulatedDHT, EmulatedDHTSensor
 from drivers.emulated.hdc1080 import EmulatedHDC1080
 from drivers.emulated.htu21d import EmulatedHTU21D, EmulatedSi7021
@@ -14,8 +16,10 @@ from drivers.emulated.sht3x import EmulatedSHT3x
 from drivers.emulated.smbus import EmulatedSMBus, I2CChip, Nack
 
 __all__ = [
-    "EmulatedAHT2x",
     "EmulatedAHT10",
+    "EmulatedAHT2x",
+    "EmulatedBME280",
+    "EmulatedBMP280",
     "EmulatedDHT",
     "EmulatedDHTSensor",
     "EmulatedHDC1080",

@@ -256,7 +256,7 @@ class SensorChecks:
                 FLOAT: "a number of 0 or more" if not bounds else "a number" + bounds,
                 DURATION: f"a duration such as {FORMS}" + bounds,
                 STR: "a string",
-                CHOICE: "one of " + ", ".join(f'"{c}"' for c in option.choices),
+                CHOICE: "one of " + ", ".join(f'"{c}"' if isinstance(c, str) else f"{c}" for c in option.choices),
                 TABLE: 'a table of names to names, e.g. { "28-00000a1b2c3d" = "soil" }',
             }[option.kind]
             bad(option.name, f"must be {wanted}, got {type_name(value) if value is not None else 'something else'}"
