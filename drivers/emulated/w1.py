@@ -21,7 +21,9 @@ run code when they are read, so the design is:
   the clock has moved since the last, or its temperature or faults were set;
   a sensor covered by a bulk conversion shows that instead. Faults are spent
   one per conversion: `crc_failures`, `power_on_reads`, `zero_reads` count
-  down (``math.inf`` = always).
+  down (``math.inf`` = always). So a sync spends one on a sensor read one by
+  one, and a driver that triggers a bulk read spends one in the bulk result
+  (a sync between setting a fault and a bulk read spends it unread).
 
 What it cannot do: block a read (a single read costs no time on the clock;
 the kernel's read would take the conversion time), make a write fail (a
