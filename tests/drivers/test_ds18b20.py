@@ -19,7 +19,6 @@ from drivers.ds18b20 import (
     parse_temperature,
     parse_w1_slave,
     resolution_from_config,
-    scan,
 )
 from drivers.emulated import EmulatedW1Bus
 from sensorkit.clock import FakeClock
@@ -118,18 +117,6 @@ def test_conversion_time_datasheet_table_3() -> None:
     assert conversion_time_s(serial=SERIAL, aliases={}) == 0.75  # the catalog passes every option
     with pytest.raises(ValueError):
         conversion_time_s(resolution=8)
-
-
-@pytest.mark.parametrize(("code", "part"), [("10", "DS18S20"), ("22", "DS1822"), ("28", "DS18B20"),
-                                            ("3b", "DS1825/MAX31850"), ("42", "DS28EA00")])
-def test_family_from_serial_names_the_part(code: str, part: str) -> None:
-    family = Family.of(f"{code}-00000a1b2c3d")
-    assert family is not None and family.part == part
-
-
-@pytest.mark.parametrize("name", ["01-00000a1b2c3d", "w1_bus_master1", "28-0a1b2c3d", "28-00000A1B2C3D"])
-def test_family_of_other_names_is_none(name: str) -> None:
-    assert Family.of(name) is None
 
 
 # -- reading the kernel's files -------------------------------------------------------
@@ -280,17 +267,6 @@ def test_resolution_is_set_again_after_a_power_cycle(twin: EmulatedW1Bus, fake_c
     twin.add_sensor(chip)  # powers up with the EEPROM's 12 bit
     assert sensor.read() == {"temperature": 21.25}
     assert chip.resolution == 10
-
-
-def test_scan_lists_thermometers_only(tmp_path: Path) -> None:
-    _tree(tmp_path, "28-0000075f9a12")
-    (tmp_path / "01-000012345678").mkdir()  # a DS2401 silicon serial number
-    (tmp_path / "w1_bus_master10").mkdir()
-    (tmp_path / "w1_bus_master2").mkdir()
-    assert scan(tmp_path) == ["28-0000075f9a12"]
-    bus = W1Bus(tmp_path)
-    assert bus.masters() == ["w1_bus_master1", "w1_bus_master2", "w1_bus_master10"]
-    assert bus.master_of("28-0000075f9a12") == "w1_bus_master1"
 
 
 # -- resolution -----------------------------------------------------------------------------
