@@ -7,8 +7,13 @@ wall-clock time; the driver then talks to the twin exactly as to a chip.
 """
 from __future__ import annotations
 
+import hashlib
 import itertools
+import math
+import shutil
+import tempfile
 import zlib
+from pathlib import Path
 from typing import Any, Callable
 
 from boards.errors import BoardError
@@ -29,6 +34,13 @@ def _active_low(options: dict[str, Any]) -> bool:
         return False
     return pull == "up" or options.get("active_state") == "low"
 
+# DS18B20 datasheet: +-0.5 °C from -10 to +85 °C, taken as roughly 2 sigma.
+DS18B20_SIGMA_C = 0.25
+# A ds18b20 entry without `serial` finds this many emulated sensors on the bus.
+W1_SENSORS_WITHOUT_SERIAL = 2
+# simulate_fault -> the emulated sensor's fault counter, set to "always".
+W1_FAULTS = {"crc": "crc_failures", "power-on": "power_on_reads", "zeros": "zero_reads"}
+
 
 def _load(target: str) -> Any:
     module_name, _, attr = target.partition(":")
@@ -47,6 +59,8 @@ class SimulatedTransports(OwnedTransports):
         self.world = world or World(seed=0)
         self.clock = clock
         self._refresh: dict[str, Refresh] = {}
+        self._w1: Any | None = None  # the EmulatedW1Bus, in a temporary directory
+        self._w1_dir: Path | None = None
 
     # ------------------------------------------------------------------ transports
     def i2c(self, number: int) -> Any:
@@ -66,6 +80,30 @@ class SimulatedTransports(OwnedTransports):
 
                 self._factory = MockFactory()
             return self._factory
+
+    def w1_root(self) -> Path:
+        return self._w1_bus().root
+
+    def w1_sleep(self) -> Callable[[float], None]:
+        # The emulated kernel acts while a driver sleeps (see drivers.emulated.w1).
+        return self._w1_bus().sleep
+
+    def _w1_bus(self) -> Any:
+        from drivers.emulated import EmulatedW1Bus
+
+        with self._lock:
+            if self._w1 is None:
+                self._w1_dir = Path(tempfile.mkdtemp(prefix="sensorkit-w1-"))
+                self._w1 = EmulatedW1Bus(self._w1_dir / "devices", clock=self.clock.monotonic,
+                                         sleep=self.clock.sleep)
+            return self._w1
+
+    def close(self) -> None:
+        super().close()
+        with self._lock:
+            if self._w1_dir is not None:
+                shutil.rmtree(self._w1_dir, ignore_errors=True)
+                self._w1 = self._w1_dir = None
 
     # ------------------------------------------------------------------ twins
     def add_twin(
@@ -96,6 +134,8 @@ class SimulatedTransports(OwnedTransports):
             return self._add_counter_twin(name, pin, options)
         if spec.transport == "gpio":
             return self._add_input_twin(name, pin, active_low=_active_low(options))
+        if spec.transport == "w1":
+            return self._add_w1_twins(name, options.get("serial"), fault)
         raise BoardError(f"no emulated twin for driver '{spec.name}'")
 
     def _add_i2c_twin(self, spec: Any, name: str, bus: int | None, address: int | None, fault: str | None) -> Any:
@@ -182,6 +222,36 @@ class SimulatedTransports(OwnedTransports):
 
         self._refresh[name] = refresh
         return mock_pin
+    def _add_w1_twins(self, name: str, serial: str | None, fault: str | None) -> list[Any]:
+        """The configured sensor, or two with serials seeded by the sensor's name, on the emulated bus."""
+        bus = self._w1_bus()
+        if serial is None:
+            serials = [self._w1_serial(name, i) for i in range(W1_SENSORS_WITHOUT_SERIAL)]
+        else:
+            serials = [serial.lower()] if isinstance(serial, str) else []
+        sensors = []
+        for wanted in [] if fault == "absent" else serials:
+            try:
+                sensors.append(bus.sensors.get(wanted) or bus.add_sensor(wanted))
+            except ValueError:
+                continue  # not a thermometer's serial: the driver says so when it is built
+            if fault in W1_FAULTS:
+                setattr(sensors[-1], W1_FAULTS[fault], math.inf)
+        world = self.world
+
+        def refresh(wall_s: float) -> None:
+            for sensor in sensors:
+                sensor.temperature = world.temperature_c(f"{name}/{sensor.serial}", wall_s,
+                                                         noise_c=DS18B20_SIGMA_C)
+            bus.sync()
+
+        self._refresh[name] = refresh
+        refresh(self.clock.time_ms() / 1000.0)
+        return sensors
+
+    def _w1_serial(self, name: str, index: int) -> str:
+        digest = hashlib.sha256(f"{self.world.seed}/{name}/{index}".encode()).hexdigest()
+        return f"28-{digest[:12]}"
 
     def prepare(self, sensor_name: str) -> None:
         refresh = self._refresh.get(sensor_name)

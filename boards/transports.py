@@ -1,4 +1,4 @@
-"""The transports a real board opens: I2C buses (smbus2) and a gpiozero pin factory.
+"""The transports a real board opens: I2C buses (smbus2), a gpiozero pin factory, the 1-wire root.
 
 Opened lazily and cached, so a config with no GPIO sensor never loads a GPIO
 library. Every failure says what to enable or install.
@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import errno
 import threading
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 from boards.errors import BoardError
+
+# Where the kernel's w1 subsystem shows bus masters and 1-wire devices.
+W1_DEVICES = Path("/sys/bus/w1/devices")
 
 # gpiozero's pin factory classes by the names profiles use.
 PIN_FACTORIES = {
@@ -30,6 +34,10 @@ class OwnedTransports:
         self._buses: dict[int, Any] = {}
         self._factory: Any | None = None
         self._lock = threading.Lock()
+
+    def w1_sleep(self) -> Callable[[float], None] | None:
+        """The sleep 1-wire drivers must use, when the board needs its own (None: the clock's)."""
+        return None
 
     def close(self) -> None:
         with self._lock:
@@ -55,6 +63,10 @@ class HardwareTransports(OwnedTransports):
             if self._factory is None:
                 self._factory = make_pin_factory(self.profile.pin_factory)
             return self._factory
+
+    def w1_root(self) -> Path:
+        """The kernel's 1-wire tree; drivers say what to enable when it is missing."""
+        return W1_DEVICES
 
     def prepare(self, sensor_name: str) -> None:
         """Nothing to do on real hardware (the simulated board drives its twins here)."""

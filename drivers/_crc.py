@@ -1,7 +1,8 @@
-"""CRC-8 as used by Sensirion and similar humidity sensors.
+"""CRC-8s: Sensirion's (and similar humidity sensors') and Maxim's 1-Wire one.
 
-One pure function with the polynomial and initial value as parameters:
-SHT3x/SHT4x/SHTC3/AHT20 use init 0xFF, HTU21D/Si7021 use init 0x00.
+`crc8` takes the polynomial and initial value as parameters: SHT3x/SHT4x/
+SHTC3/AHT20 use init 0xFF, HTU21D/Si7021 use init 0x00. `crc8_maxim` is the
+1-Wire CRC (ROM codes and DS18B20-family scratchpads), which shifts LSB first.
 """
 from __future__ import annotations
 
@@ -25,4 +26,24 @@ def crc8(data: bytes, *, poly: int = SENSIRION_POLY, init: int = SENSIRION_INIT)
                 crc = ((crc << 1) ^ poly) & 0xFF
             else:
                 crc = (crc << 1) & 0xFF
+    return crc
+
+
+# Maxim application note 27: x^8 + x^5 + x^4 + 1, processed LSB first, so the
+# polynomial is used reflected (0x8C); init 0x00, no final XOR. The DS18B20
+# datasheet ("CRC Generation") uses the same generator for ROM and scratchpad.
+MAXIM_POLY_REFLECTED = 0x8C
+
+
+def crc8_maxim(data: bytes) -> int:
+    """The Dallas/Maxim 1-Wire CRC-8 of `data`.
+
+    >>> hex(crc8_maxim(bytes.fromhex("021CB801000000")))  # AN27's ROM example
+    '0xa2'
+    """
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ MAXIM_POLY_REFLECTED if crc & 1 else crc >> 1
     return crc

@@ -256,6 +256,27 @@ DRIVERS: dict[str, DriverSpec] = {
             )
         ),
         DriverSpec(
+            name="ds18b20",
+            part="Maxim DS18B20 thermometer and its w1_therm family: DS18S20, DS1822, DS1825, DS28EA00 (1-wire)",
+            transport="w1",
+            quantities=("temperature",),
+            target="drivers.ds18b20:DS18B20",
+            options=(
+                Option("serial", STR, None, (), 'which sensor, as /sys/bus/w1/devices names it ("28-00000a1b2c3d"); '
+                       "without it every thermometer on the bus is read"),
+                Option("resolution", INT, 12, (), "bits: 9 (93.75 ms), 10 (187.5 ms), 11 (375 ms) or 12 "
+                       "(750 ms, 0.0625 °C steps)", minimum=9, maximum=12),
+                Option("aliases", TABLE, None, (), 'names for the sensors found without serial, e.g. '
+                       '{ "28-00000a1b2c3d" = "soil" }'),
+            ),
+            default_interval_s=10.0,
+            # The longest conversion at the configured resolution (datasheet Table 3).
+            timing="drivers.ds18b20:conversion_time_s",
+            simulated_faults=("absent", "crc", "power-on", "zeros"),
+            twin="drivers.emulated.w1:EmulatedW1Bus",
+            world=("temperature",),
+        ),
+        DriverSpec(
             name="gpio_input",
             part="on/off input on a GPIO pin (PIR motion sensor, reed switch, button)",
             transport="gpio",

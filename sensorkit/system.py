@@ -9,7 +9,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,7 @@ class System:
         self.clock = clock
         self.sensors: list[SensorHandle] = []
         self._bus_locks: dict[int, threading.Lock] = {}
+        self._w1_buses: dict[Path, Any] = {}  # root -> drivers.ds18b20.W1Bus
 
     @property
     def simulated(self) -> bool:
@@ -148,7 +149,7 @@ class System:
         return self._bus_locks.setdefault(number, threading.Lock())
 
     def _add(self, resolved: ResolvedSensor, phase_s: float) -> None:
-        from drivers import QUANTITIES, DriverConfigError
+        from drivers import DriverConfigError
 
         sensor = resolved.config
         spec = sensor.spec
@@ -164,6 +165,9 @@ class System:
                 options=options,
                 fault=sensor.simulate_fault,
             )
+        if spec.transport == "w1":
+            self._add_w1(resolved)
+            return
         cls = spec.load_class()
         lock: threading.Lock | None = None
         lock_name = ""
@@ -193,14 +197,24 @@ class System:
                     **options,
                 )
         except DriverConfigError as exc:
-            line = f":{sensor.line}" if sensor.line else ""
-            raise ConfigError(f"{self.config.source}{line}: [[sensor]] '{sensor.name}': {exc}") from None
+            raise self._config_error(sensor, exc) from None
+        self._append(resolved, driver, driver.read, lock=lock, lock_name=lock_name, phase_s=phase_s)
 
+    def _config_error(self, sensor: Any, exc: Exception) -> ConfigError:
+        line = f":{sensor.line}" if sensor.line else ""
+        return ConfigError(f"{self.config.source}{line}: [[sensor]] '{sensor.name}': {exc}")
+
+    def _append(self, resolved: ResolvedSensor, driver: Any, read_values: Any, *, lock: Any = None,
+                lock_name: str = "", phase_s: float = 0.0, world_name: str | None = None) -> None:
+        from drivers import QUANTITIES
+
+        sensor = resolved.config
         transports = self.transports
+        world_name = world_name or sensor.name
 
         def read() -> Any:
-            transports.prepare(sensor.name)
-            return driver.read()
+            transports.prepare(world_name)
+            return read_values()
 
         units = getattr(driver, "units", {})  # drivers whose units come from their config (counter)
         series = {q: (name, units.get(q) or QUANTITIES.get(q, "")) for q, name in sensor.series.items()}
@@ -214,6 +228,84 @@ class System:
             phase_s=phase_s,
         )
         self.sensors.append(SensorHandle(resolved, driver, sampled))
+
+    def _add_w1(self, resolved: ResolvedSensor) -> None:
+        """A ds18b20 entry: its `serial`, or one sampled sensor per thermometer found on the bus now.
+
+        All 1-wire sensors of the board share one W1Bus (so a bulk conversion
+        serves them all), its lock and phase 0 (so they line up behind the one
+        that converts). Sensors plugged in later are not found until a restart.
+        """
+        from drivers import DriverConfigError, SensorNotFound
+        from drivers.ds18b20 import DS18B20, W1Bus
+
+        sensor = resolved.config
+        options = dict(sensor.options)
+        serial = options.pop("serial", None)
+        aliases = options.pop("aliases", None) or {}
+        root = self.transports.w1_root()
+        bus = self._w1_buses.get(root)
+        if bus is None:
+            sleep = self.transports.w1_sleep() or self.clock.sleep
+            bus = W1Bus(root, sleep=sleep, clock=self.clock.monotonic, w1_pin=self.profile.onewire_pin)
+            self._w1_buses[root] = bus
+
+        def add(config: Any, wanted: str) -> None:
+            try:
+                driver = DS18B20(root, wanted, bus=bus, sleep=bus.sleep, clock=self.clock.monotonic,
+                                 w1_pin=self.profile.onewire_pin, **options)
+            except DriverConfigError as exc:
+                raise self._config_error(sensor, exc) from None
+            self._append(ResolvedSensor(config), driver, driver.read, lock=bus.lock, lock_name="1-wire bus",
+                         world_name=sensor.name)
+
+        if serial is not None:
+            add(sensor, serial)
+            return
+        claimed = {s.options["serial"].lower() for s in self.config.enabled_sensors
+                   if s.driver == sensor.driver and isinstance(s.options.get("serial"), str)}
+        claimed |= {h.driver.serial for h in self.sensors if isinstance(h.driver, DS18B20)}
+        found = [s for s in bus.scan() if s not in claimed]
+        for wanted in set(aliases) - set(found):
+            log.warning("[[sensor]] '%s': aliases names %s, but no such 1-wire sensor was found", sensor.name, wanted)
+        if not found:
+            def missing() -> Any:
+                now = [s for s in bus.scan() if s not in claimed]
+                if now:
+                    raise SensorNotFound(f"1-wire sensors {', '.join(now)} appeared after start: restart "
+                                         "sensorkit to read them")
+                raise SensorNotFound(bus.diagnose())
+
+            self._append(resolved, None, missing, lock=bus.lock, lock_name="1-wire bus")
+            return
+        for wanted in found:
+            name = aliases.get(wanted) or f"{sensor.name}_{wanted[-6:]}"
+            problem = self._w1_name_problem(sensor, name, f"{name}_temperature")
+            if problem:
+                log.warning("[[sensor]] '%s': skipping 1-wire sensor %s: %s — name it with aliases = "
+                            '{ "%s" = "..." }', sensor.name, wanted, problem, wanted)
+                continue
+            add(replace(sensor, name=name, series={"temperature": f"{name}_temperature"},
+                        options={**sensor.options, "serial": wanted}), wanted)
+
+    def _w1_name_problem(self, entry: Any, name: str, series: str) -> str:
+        """Why a sensor found on the bus cannot be called `name` (empty: it can)."""
+        from sensorkit.config import NAME_RE, NAME_RULE
+
+        others = [s for s in self.config.sensors if s is not entry]
+        if not NAME_RE.match(name) or not NAME_RE.match(series):
+            return f"'{name}' is not a usable name ({NAME_RULE})"
+        if name in {s.name for s in others} | {h.name for h in self.sensors}:
+            return f"the name '{name}' is already taken"
+        taken = {v for s in others for v in s.series.values()} | {
+            v[0] for h in self.sensors for v in h.sampled.series.values()}
+        if series in taken:
+            return f"the series name '{series}' is already taken"
+        for uploader in self.config.enabled_uploaders:
+            why = uploader.spec.series_rule(series)
+            if why:
+                return f"series '{series}' {why} (uploader '{uploader.name}')"
+        return ""
 
 
 def _phases(sensors: Sequence[ResolvedSensor]) -> dict[str, float]:

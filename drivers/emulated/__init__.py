@@ -14,6 +14,7 @@ from drivers.emulated.hdc1080 import EmulatedHDC1080
 from drivers.emulated.htu21d import EmulatedHTU21D, EmulatedSi7021
 from drivers.emulated.sht3x import EmulatedSHT3x
 from drivers.emulated.smbus import EmulatedSMBus, I2CChip, Nack
+from drivers.emulated.w1 import EmulatedW1Bus, EmulatedW1Sensor
 
 __all__ = [
     "EmulatedAHT10",
@@ -27,6 +28,8 @@ __all__ = [
     "EmulatedSHT3x",
     "EmulatedSMBus",
     "EmulatedSi7021",
+    "EmulatedW1Bus",
+    "EmulatedW1Sensor",
     "I2CChip",
     "Nack",
 ]

@@ -81,6 +81,9 @@ def resolve(config: Config, profile: Any) -> tuple[ResolvedSensor, ...]:
         taken[pin] = f"sensor '{sensor.name}'"
         resolved.append(ResolvedSensor(sensor, pin=pin))
 
+    # 1-wire sensors have no bus or pin of their own: the board's 1-wire root serves them all.
+    resolved.extend(ResolvedSensor(s) for s in sensors if s.spec.transport == "w1")
+
     if problems:
         raise config_error(problems)
     order = {s.name: i for i, s in enumerate(sensors)}
