@@ -115,6 +115,9 @@ class ResolvedSensor:
             return f"I2C bus {self.bus} address {self.address:#04x}"
         if self.pin is not None:
             return f"GPIO{self.pin}"
+        if self.config.spec.transport == "w1":
+            serial = self.config.options.get("serial")
+            return f"1-wire {serial}" if serial else "1-wire bus"
         return ""
 
 

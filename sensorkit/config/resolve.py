@@ -69,6 +69,11 @@ def resolve(config: Config, profile: Any) -> tuple[ResolvedSensor, ...]:
         resolved.append(ResolvedSensor(sensor, bus=bus, address=sensor.address))
 
     taken: dict[int, str] = {}
+    onewire = next((s for s in sensors if s.spec.transport == "w1"), None)
+    if onewire is not None and profile.onewire_pin is not None:
+        # The w1-gpio overlay owns its pin while a 1-wire sensor is configured.
+        taken[profile.onewire_pin] = (f"the 1-wire bus of sensor '{onewire.name}' (dtoverlay=w1-gpio; another "
+                                      "pin: dtoverlay=w1-gpio,gpiopin=N and [device] onewire_pin = N)")
     for sensor in sensors:
         if "pin" not in TRANSPORT_KEYS[sensor.spec.transport]:  # one GPIO each: gpio devices, DHTs
             continue

@@ -295,3 +295,18 @@ def test_durations_refuse_nonsense(bad) -> None:
 
 def test_durations_format_shortest_form() -> None:
     assert [format_duration(s) for s in (0.05, 10, 60, 90, 1.5, 86400)] == ["50ms", "10s", "1m", "90s", "1.5s", "1d"]
+
+
+def test_config_onewire_pin_is_reserved_while_a_1wire_sensor_is_configured() -> None:
+    import boards
+
+    text = ('[[sensor]]\nname = "soil"\ndriver = "ds18b20"\n\n'
+            '[[sensor]]\nname = "button"\ndriver = "gpio_input"\npin = "GPIO4"\n')
+    config = parse_config(text, "conf.toml")
+    with pytest.raises(ConfigError) as caught:
+        resolve(config, boards.get_profile("simulated"))
+    [problem] = caught.value.problems
+    assert "conf.toml:8: [[sensor]] 'button' key 'pin'" in problem
+    assert "1-wire bus of sensor 'soil'" in problem and "dtoverlay=w1-gpio" in problem
+    without = parse_config(text.replace('driver = "ds18b20"', 'driver = "ds18b20"\nenabled = false'), "conf.toml")
+    assert [r.name for r in resolve(without, boards.get_profile("simulated"))] == ["button"]
