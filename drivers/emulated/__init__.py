@@ -6,6 +6,7 @@ it at an address and answer the bytes a real device would.
 from __future__ import annotations
 
 from drivers.emulated.sht3x import EmulatedSHT3x
+from drivers.emulated.sht4x import EmulatedSHT4x
 from drivers.emulated.smbus import EmulatedSMBus, I2CChip, Nack
 
-__all__ = ["EmulatedSHT3x", "EmulatedSMBus", "I2CChip", "Nack"]
+__all__ = ["EmulatedSHT3x", "EmulatedSHT4x", "EmulatedSMBus", "I2CChip", "Nack"]
