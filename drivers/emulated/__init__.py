@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from drivers.emulated.sht3x import EmulatedSHT3x
 from drivers.emulated.sht4x import EmulatedSHT4x
+from drivers.emulated.shtc3 import EmulatedSHTC1, EmulatedSHTC3
 from drivers.emulated.smbus import EmulatedSMBus, I2CChip, Nack
 
-__all__ = ["EmulatedSHT3x", "EmulatedSHT4x", "EmulatedSMBus", "I2CChip", "Nack"]
+__all__ = ["EmulatedSHT3x", "EmulatedSHT4x", "EmulatedSHTC1", "EmulatedSHTC3", "EmulatedSMBus", "I2CChip", "Nack"]
