@@ -81,6 +81,9 @@ class EmulatedSHT4x(EmulatedI2CDevice):
         self.heater_pulses = 0
         self.heater_on_s = 0.0
         self.commands: list[int] = []  # every command byte taken, for tests
+        # "stops-answering": a first reading is only 4 transfers; fall silent within it,
+        # right after the identity check, so `sensorkit read --simulate` shows the fault.
+        self.answers_before_silence = 2
         self._power_on_state()
         self._unresponsive_until = -math.inf
 
