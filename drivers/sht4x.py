@@ -179,8 +179,10 @@ class SHT4x(SensirionDriver):
         )
 
     def _setup(self, recovering: bool) -> None:
-        if recovering:
-            self.soft_reset()  # aborts whatever the chip was doing, a heater pulse too (§4.8)
+        if recovering and self._serial is not None:
+            # It was an SHT4x: a reset aborts whatever it was doing, a heater pulse too (§4.8).
+            self.soft_reset()
+        self._serial = None
         self._serial = self._read_serial(identity=True)
 
     def _read_serial(self, identity: bool = False) -> int:

@@ -163,6 +163,22 @@ def test_sht4x_sht3x_answering_is_wrong_chip(emulated_bus: EmulatedSMBus, fake_c
     assert sht3x.status_word() & 0x0002  # the one-byte 0x89 was "not processed"
 
 
+def test_sht4x_never_resets_a_chip_it_has_not_identified(emulated_bus: EmulatedSMBus, fake_clock: FakeClock) -> None:
+    writes: list[bytes] = []
+
+    class Recording(EmulatedSHT3x):
+        def write(self, data: bytes) -> None:
+            writes.append(bytes(data))
+            super().write(data)
+
+    emulated_bus.attach(0x44, Recording(clock=fake_clock.monotonic))
+    sensor = make(emulated_bus, fake_clock)
+    for _ in range(3):  # the retries after a failure included
+        with pytest.raises(WrongChip):
+            sensor.read()
+    assert b"\x94" not in writes and set(writes) == {b"\x89", b"\xf3\x2d"}
+
+
 def test_sht4x_nothing_here_but_an_sht4x_at_another_address(emulated_bus: EmulatedSMBus, fake_clock: FakeClock) -> None:
     emulated_bus.attach(0x46, EmulatedSHT4x(clock=fake_clock.monotonic))
     with pytest.raises(SensorNotFound, match="an SHT4x answers at 0x46: set address = 0x46") as excinfo:
