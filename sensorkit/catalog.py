@@ -97,13 +97,98 @@ DRIVERS: dict[str, DriverSpec] = {
                     ("high", "medium", "low"),
                     "measurement repeatability: high (15 ms), medium (6 ms), low (4 ms)",
                 ),
+                Option(
+                    "mode",
+                    CHOICE,
+                    "single",
+                    ("single", "periodic", "art"),
+                    "single: one measurement per reading; periodic: the chip measures mps times a "
+                    "second and a reading fetches the latest; art: periodic at 4 Hz with accelerated "
+                    "response time",
+                ),
+                Option(
+                    "mps",
+                    CHOICE,
+                    1,
+                    (0.5, 1, 2, 4, 10),
+                    "measurements per second in periodic mode (the interval must be at least 1/mps; "
+                    "10 self-heats the sensor)",
+                ),
+                Option(
+                    "heater",
+                    BOOL,
+                    False,
+                    (),
+                    "true: keep the on-chip heater on (warms the sensor by several degrees; for "
+                    "plausibility checks and to drive off condensation)",
+                ),
             ),
             # 15 ms conversion plus the bus transactions: 20 Hz is the most a
             # single-shot SHT3x sustains, and it self-heats well before that.
             min_interval_s=0.05,
-            simulated_faults=("absent", "crc", "stuck-bus"),
+            timing="drivers.sht3x:conversion_time_s",
+            simulated_faults=("absent", "crc", "stuck-bus", "all-ff", "stops-answering", "wrong-chip"),
             twin="drivers.emulated.sht3x:EmulatedSHT3x",
             world=("temperature", "humidity"),
+            sibling="drivers.emulated.sht4x:EmulatedSHT4x",
+        ),
+        DriverSpec(
+            name="sht4x",
+            part="Sensirion SHT40/SHT41/SHT43/SHT45 temperature and humidity (I2C)",
+            transport="i2c",
+            quantities=("temperature", "humidity"),
+            target="drivers.sht4x:SHT4x",
+            addresses=(0x44, 0x45, 0x46),
+            address_help="fixed by the part number: SHT4x-AD1B 0x44 (most breakouts), -BD1B 0x45, "
+            "SHT40-CD1B 0x46",
+            options=(
+                Option(
+                    "precision",
+                    CHOICE,
+                    "high",
+                    ("high", "medium", "low"),
+                    "measurement precision (repeatability): high (8.3 ms), medium (4.5 ms), low (1.6 ms)",
+                ),
+                Option(
+                    "heater",
+                    CHOICE,
+                    "off",
+                    ("off", "high-1s", "high-0.1s", "medium-1s", "medium-0.1s", "low-1s", "low-0.1s"),
+                    "a heater pulse after each reading (200/110/20 mW for 1 s or 0.1 s) against "
+                    "condensation and creep at high humidity; the 10 % duty cycle makes the interval "
+                    "at least 11 s (1-s pulses) or 1.1 s (0.1-s pulses)",
+                ),
+            ),
+            min_interval_s=0.05,
+            timing="drivers.sht4x:conversion_time_s",
+            simulated_faults=("absent", "crc", "stuck-bus", "all-ff", "stops-answering", "wrong-chip"),
+            twin="drivers.emulated.sht4x:EmulatedSHT4x",
+            world=("temperature", "humidity"),
+            sibling="drivers.emulated.sht3x:EmulatedSHT3x",
+        ),
+        DriverSpec(
+            name="shtc3",
+            part="Sensirion SHTC3 temperature and humidity (I2C)",
+            transport="i2c",
+            quantities=("temperature", "humidity"),
+            target="drivers.shtc3:SHTC3",
+            addresses=(0x70,),
+            address_help="an SHTC3 is always at 0x70",
+            options=(
+                Option(
+                    "power_mode",
+                    CHOICE,
+                    "normal",
+                    ("normal", "low"),
+                    "normal (12.1 ms) or low power (0.8 ms, noisier readings)",
+                ),
+            ),
+            min_interval_s=0.05,
+            timing="drivers.shtc3:conversion_time_s",
+            simulated_faults=("absent", "crc", "stuck-bus", "all-ff", "stops-answering", "wrong-chip"),
+            twin="drivers.emulated.shtc3:EmulatedSHTC3",
+            world=("temperature", "humidity"),
+            sibling="drivers.emulated.shtc3:EmulatedSHTC1",
         ),
         DriverSpec(
             name="aht2x",

@@ -13,6 +13,8 @@ from drivers.emulated.dht import EmulatedDHT, EmulatedDHTSensor
 from drivers.emulated.hdc1080 import EmulatedHDC1080
 from drivers.emulated.htu21d import EmulatedHTU21D, EmulatedSi7021
 from drivers.emulated.sht3x import EmulatedSHT3x
+from drivers.emulated.sht4x import EmulatedSHT4x
+from drivers.emulated.shtc3 import EmulatedSHTC1, EmulatedSHTC3
 from drivers.emulated.smbus import EmulatedSMBus, I2CChip, Nack
 from drivers.emulated.w1 import EmulatedW1Bus, EmulatedW1Sensor
 
@@ -26,6 +28,9 @@ __all__ = [
     "EmulatedHDC1080",
     "EmulatedHTU21D",
     "EmulatedSHT3x",
+    "EmulatedSHT4x",
+    "EmulatedSHTC1",
+    "EmulatedSHTC3",
     "EmulatedSMBus",
     "EmulatedSi7021",
     "EmulatedW1Bus",

@@ -20,7 +20,12 @@ Modelling choices where the datasheet leaves room:
   (Adafruit's driver notes the chip ignores a soft reset in periodic mode,
   which is why it sends break first).
 - An unknown command is acknowledged but not processed: status bit 1
-  ("last command not processed") is set, as Table 18 describes.
+  ("last command not processed") is set, as Table 18 describes. So is a
+  one-byte write such as an SHT4x driver's serial-number command 0x89: the
+  chip acknowledges the byte (it cannot know no second one follows), processes
+  nothing, and the following read is NACKed.
+- The break command's 1 ms (§4.8) is not modelled: a command right after it
+  is taken (the driver waits the 1 ms anyway).
 """
 from __future__ import annotations
 

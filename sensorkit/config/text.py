@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 from typing import Any
 
 
@@ -25,8 +26,18 @@ def short(value: Any) -> str:
 
 
 def suggest(word: str, choices: Any) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    """" (did you mean 'X'?)" for the closest choice, or "".
+
+    Of the close matches, the one sharing the longest start with `word` wins ("sht31" -> "sht3x",
+    not "shtc3"): people mistype the end of a name more often than its start.
+    """
+    word = str(word)
+    close = difflib.get_close_matches(word, list(choices), n=3)
+    if not close:
+        return ""
+    best = max(close, key=lambda c: (len(os.path.commonprefix([word, c])),
+                                     difflib.SequenceMatcher(None, word, c).ratio()))
+    return f" (did you mean '{best}'?)"
 
 
 def parse_address(value: Any) -> int:

@@ -44,7 +44,7 @@ def test_config_parses_the_documented_shape() -> None:
     air, door = config.sensors
     assert (air.driver, air.address, air.bus, air.interval_s) == ("sht3x", 0x44, None, 10.0)
     assert air.series == {"temperature": "air_temperature", "humidity": "air_humidity"}
-    assert air.options == {"repeatability": "high"}
+    assert air.options == {"repeatability": "high", "mode": "single", "mps": 1, "heater": False}
     assert (door.pin, door.interval_s, door.options["pull_up"]) == ("GPIO17", 0.5, True)
     assert door.series == {"state": "front_door"}
     assert air.line == 4 and door.key_lines["pin"] == 13
@@ -144,7 +144,7 @@ def test_config_missing_name_driver_and_pin() -> None:
 
 def test_config_interval_faster_than_the_chip_is_refused() -> None:
     [message] = problems_of('[[sensor]]\nname = "air"\ndriver = "sht3x"\ninterval = "10ms"\n')
-    assert "10ms is faster than a sht3x can measure; use 50ms or more" in message
+    assert "10ms is faster than a sht3x can measure with these options; use 50ms or more" in message
 
 
 def test_config_bad_names_explain_the_rule() -> None:
