@@ -343,7 +343,7 @@ def build_system(
         from boards.simulated import SimulatedTransports
         from boards.world import World
 
-        transports: Any = SimulatedTransports(profile, clock, World(seed=seed))
+        transports: Any = SimulatedTransports(profile, clock, World(seed=seed, altitude_m=config.device.altitude_m))
     else:
         from boards.transports import HardwareTransports
 

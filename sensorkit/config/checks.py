@@ -102,8 +102,13 @@ class Checker(SensorChecks):
                 f"must be a BCM GPIO number such as 4, got {type_name(onewire)}",
             )
             onewire = None
+        altitude = raw.get("altitude_m", 0.0)
+        if type(altitude) not in (int, float) or not -500 <= altitude <= 9000:
+            self.problem(("device", "altitude_m"), "[device] key 'altitude_m'",
+                         f"must be the height above sea level in metres (-500 to 9000), got {type_name(altitude)}")
+            altitude = 0.0
         lines = {k[1]: v for k, v in self.lines.items() if len(k) == 2 and k[0] == "device"}
-        return DeviceConfig(board, buses, pins, onewire, lines)
+        return DeviceConfig(board, buses, pins, onewire, lines, float(altitude))
 
     def _device_buses(self, raw: Any) -> dict[int, tuple[int, int]] | None:
         if raw is None:

@@ -21,7 +21,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,30}[A-Za-z0-9])?$")
 NAME_RULE = "1-32 letters, digits, '_' or '-', starting and ending with a letter or digit"
 
 TOP_LEVEL = ("device", "sensor", "uploader", "outbox")
-DEVICE_KEYS = ("board", "i2c_buses", "gpio_pins", "onewire_pin")
+DEVICE_KEYS = ("board", "i2c_buses", "gpio_pins", "onewire_pin", "altitude_m")
 COMMON_SENSOR_KEYS = ("name", "driver", "interval", "enabled", "series", "simulate_fault")
 # Keys each transport kind takes in [[sensor]]: I2C chips, GPIO devices, DHT sensors (one GPIO
 # each) and 1-wire sensors (found on the board's 1-wire bus, picked by the driver's `serial`).
@@ -57,6 +57,8 @@ class DeviceConfig:
     gpio_pins: tuple[int, ...] | None = None
     onewire_pin: int | None = None
     key_lines: Mapping[str, int] = field(default_factory=dict)
+    # Height of the board above sea level: the simulated world's air pressure follows it.
+    altitude_m: float = 0.0
 
 
 @dataclass(frozen=True)

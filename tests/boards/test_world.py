@@ -174,3 +174,14 @@ def test_world_motion_events_are_short() -> None:
         run = run + 1 if world.motion("hall", t) else 0
         longest = max(longest, run)
     assert 5 <= longest <= 31
+
+
+def test_world_pressure_is_plausible_and_falls_with_altitude() -> None:
+    low, high = World(seed=3), World(seed=3, altitude_m=1500)
+    day = [i * 3600.0 for i in range(24 * 14)]
+    sea = [low.true_pressure_hpa(t) for t in day]
+    assert 980 < min(sea) and max(sea) < 1050 and max(sea) - min(sea) > 2  # weather moves it
+    # International barometric formula: about 845.5 hPa at 1500 m for 1013 hPa at sea level.
+    assert all(abs(high.true_pressure_hpa(t) / low.true_pressure_hpa(t) - 0.8345) < 0.001 for t in day)
+    assert low.pressure_hpa("a", 100.0) == low.pressure_hpa("a", 100.0)  # a pure function
+    assert abs(low.pressure_hpa("a", 100.0) - low.true_pressure_hpa(100.0)) < 0.5
