@@ -30,20 +30,15 @@ from typing import Callable
 
 from drivers import BusError, DriverConfigError, DriverError, ImplausibleReading, NotReady, SensorNotFound, WrongChip
 from drivers import _bosch as b
+from drivers._driver import Driver
+from drivers._i2c_io import bus_error, bus_label, is_nack
 
 ADDRESSES = (0x76, 0x77)  # §6.2: SDO to GND -> 0x76, SDO to VDDIO -> 0x77
-# NACK as Linux adapters report it: EREMOTEIO (i2c-bcm2835), ENXIO (others).
-_NACK_ERRNOS = (errno.EREMOTEIO, errno.ENXIO)
 # After a reset, how often to look at im_update (1 ms apart) before giving up.
 _IM_UPDATE_TRIES = 5
 _IM_UPDATE_WAIT_S = 0.001
 # A conversion still running after the datasheet maximum: wait this much once more.
 _RETRY_WAIT_S = 0.005
-
-
-def _bus_label(bus: object) -> str:
-    number = getattr(bus, "bus_number", None)
-    return "<bus>" if number is None else str(number)
 
 
 def read_chip_id(bus: object, address: int) -> int | None:
@@ -62,7 +57,7 @@ def read_chip_id(bus: object, address: int) -> int | None:
     return bytes(data)[0]
 
 
-class BoschSensor:
+class BoschSensor(Driver):
     """Base of `BME280` and `BMP280`; see the module docstring."""
 
     PART = ""
@@ -127,21 +122,17 @@ class BoschSensor:
     # -- bus access ----------------------------------------------------------
 
     def _where(self) -> str:
-        return f"0x{self.address:02X} on I2C bus {_bus_label(self._bus)}"
+        return f"0x{self.address:02X} on I2C bus {bus_label(self._bus)}"
 
     def _failed(self, exc: OSError) -> DriverError:
-        if exc.errno not in _NACK_ERRNOS:
-            return BusError(
-                exc.errno,
-                f"I2C bus {_bus_label(self._bus)} failed talking to the {self.PART} at 0x{self.address:02X} "
-                f"({exc.strerror or exc}); a line held low or a loose SDA/SCL wire is the usual cause",
-            )
+        if not is_nack(exc):
+            return bus_error(exc, self._bus, self.PART, self.address)
         return SensorNotFound(self._not_found_message())
 
     def _not_found_message(self) -> str:
         (other,) = (a for a in ADDRESSES if a != self.address)
         found = b.CHIP_IDS.get(read_chip_id(self._bus, other))  # type: ignore[arg-type]
-        nothing = f"nothing at 0x{self.address:02X} on I2C bus {_bus_label(self._bus)}"
+        nothing = f"nothing at 0x{self.address:02X} on I2C bus {bus_label(self._bus)}"
         if found == self.PART:
             return f"{nothing}; a {found} answers at 0x{other:02X}: set address = 0x{other:02X}"
         if found is not None:
@@ -152,7 +143,7 @@ class BoschSensor:
         return (
             f"no {self.PART} answered at {self._where()}: check the wiring of SDA, SCL, VCC (3.3 V) and GND, "
             "that CSB is tied high (I2C mode), that SDO matches the address (GND = 0x76, VDDIO = 0x77, "
-            f"Adafruit's default), and what `i2cdetect -y {_bus_label(self._bus)}` shows"
+            f"Adafruit's default), and what `i2cdetect -y {bus_label(self._bus)}` shows"
         )
 
     def _read_registers(self, register: int, length: int) -> bytes:
@@ -366,12 +357,6 @@ class BoschSensor:
 
     def close(self) -> None:
         """Nothing to release: the board owns the bus. The chip is left in sleep mode."""
-
-    def __enter__(self) -> BoschSensor:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         options = f"oversampling_temperature={self.oversampling_temperature}, "

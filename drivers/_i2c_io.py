@@ -1,6 +1,7 @@
 """One chip's address on an smbus2-compatible bus: transfers with the errors sorted.
 
-The AHT2x, HTU21D and HDC1080 drivers (and the 0x40 probe) share this. Every
+Every I2C driver takes its NACK rule, bus label and bus-error message from here; the AHT2x,
+HTU21D and HDC1080 drivers (and the 0x40 probe) also use `Link` for their transfers. Every
 transfer is one `i2c_rdwr` call, i.e. one bus transaction with repeated
 starts between its messages, so what the driver sends is exactly what the
 datasheet's sequence diagrams show. A NACK comes back as ``None`` (for these
@@ -26,6 +27,20 @@ def bus_label(bus: object) -> str:
     return "<bus>" if number is None else str(number)
 
 
+def is_nack(exc: OSError) -> bool:
+    """Whether an adapter error is the chip not acknowledging (absent, or busy)."""
+    return exc.errno in NACK_ERRNOS
+
+
+def bus_error(exc: OSError, bus: object, part: str, address: int) -> BusError:
+    """The BusError for an adapter failure that is not a NACK."""
+    return BusError(
+        exc.errno,
+        f"I2C bus {bus_label(bus)} failed talking to the {part} at 0x{address:02X} ({exc.strerror or exc}); "
+        "a line held low or a loose SDA/SCL wire is the usual cause",
+    )
+
+
 def all_ff(*chunks: bytes) -> bool:
     """True when every byte read is 0xFF: nothing drives SDA low (see `all_ff_advice`)."""
     data = b"".join(chunks)
@@ -49,12 +64,7 @@ class Link:
         self.part = part
 
     def bus_error(self, exc: OSError) -> BusError:
-        return BusError(
-            exc.errno,
-            f"I2C bus {bus_label(self.bus)} failed talking to the {self.part} at "
-            f"0x{self.address:02X} ({exc.strerror or exc}); a line held low or a loose "
-            "SDA/SCL wire is the usual cause",
-        )
+        return bus_error(exc, self.bus, self.part, self.address)
 
     def transfer(self, *messages: Message) -> list[bytes] | None:
         """One combined transfer; the bytes of each read message, or None on a NACK."""
@@ -67,7 +77,7 @@ class Link:
         try:
             self.bus.i2c_rdwr(*msgs)
         except OSError as exc:
-            if exc.errno in NACK_ERRNOS:
+            if is_nack(exc):
                 return None
             raise self.bus_error(exc) from exc
         return [bytes(msg) for msg, m in zip(msgs, messages) if isinstance(m, int)]
@@ -87,4 +97,4 @@ class Link:
         return None if got is None else got[0]
 
 
-__all__ = ["NACK_ERRNOS", "Link", "all_ff", "all_ff_advice", "bus_label"]
+__all__ = ["NACK_ERRNOS", "Link", "all_ff", "all_ff_advice", "bus_error", "bus_label", "is_nack"]

@@ -9,29 +9,19 @@ read/recovery skeleton; each chip module keeps its own commands and timing.
 """
 from __future__ import annotations
 
-import errno
 import time
 from collections.abc import Sequence
 from typing import Any, Callable
 
 from drivers import BusError, ChecksumError, DriverError, NotReady, SensorNotFound
 from drivers._crc import crc8
+from drivers._driver import Driver
+from drivers._i2c_io import NACK_ERRNOS, bus_error, bus_label, is_nack
 
-# NACK as reported by Linux adapters: EREMOTEIO (i2c-bcm2835), ENXIO (others).
-NACK_ERRNOS = (errno.EREMOTEIO, errno.ENXIO)
 # If the first read is still NACKed, wait this much longer once before giving up.
 RETRY_WAIT_S = 0.005
 WORD_BYTES = 3  # 16-bit word + CRC-8
 ALL_ONES = 0xFF
-
-def bus_label(bus: object) -> str:
-    number = getattr(bus, "bus_number", None)
-    return "<bus>" if number is None else str(number)
-
-
-def is_nack(exc: OSError) -> bool:
-    return exc.errno in NACK_ERRNOS
-
 
 def write(bus: Any, address: int, data: bytes) -> None:
     """One I2C write message (START, address+W, data, STOP); raises the bus's OSError."""
@@ -122,7 +112,7 @@ def article(part: str) -> str:
     return "an" if part[:1].upper() in "AEFHILMNORSX" else "a"
 
 
-class SensirionDriver:
+class SensirionDriver(Driver):
     """Private base of the Sensirion drivers: bus access, errors, recovery.
 
     A subclass sets `PART` and `ADDRESSES` and implements `_setup(recovering)`
@@ -181,12 +171,7 @@ class SensirionDriver:
         return bus_label(self._bus)
 
     def _bus_error(self, exc: OSError) -> BusError:
-        return BusError(
-            exc.errno,
-            f"I2C bus {self._bus_label()} failed talking to the {self.PART} at "
-            f"0x{self.address:02X} ({exc.strerror or exc}); a line held low or a "
-            "loose SDA/SCL wire is the usual cause",
-        )
+        return bus_error(exc, self._bus, self.PART, self.address)
 
     def _send(self, data: bytes) -> None:
         try:
@@ -260,15 +245,6 @@ class SensirionDriver:
         return SensorNotFound(self._absent_message())
 
     # -- lifecycle -------------------------------------------------------------
-
-    def close(self) -> None:
-        """Nothing to release: the board owns the bus."""
-
-    def __enter__(self) -> SensirionDriver:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 __all__ = [

@@ -44,6 +44,7 @@ from drivers import (
     WrongChip,
 )
 from drivers._crc import crc8
+from drivers._driver import Driver
 from drivers._i2c_io import Link, all_ff, all_ff_advice, bus_label
 
 ADDRESSES = (0x38, 0x39)  # 0x39: AHT10 with its ADR pin high (AHT10 pin 1; Adafruit AHTX0 0x39)
@@ -128,7 +129,7 @@ def identify(bus: object, address: int = 0x38) -> str | None:
     return "AHT20" if status[0] & _STATUS_READY_AHT20 == _STATUS_READY_AHT20 else "AHT10"
 
 
-class AHT2x:
+class AHT2x(Driver):
     """An AHT20-family sensor or an AHT10 on an smbus2-compatible bus; the constructor does no I/O."""
 
     def __init__(
@@ -280,15 +281,6 @@ class AHT2x:
             self._reset_next = isinstance(exc, NotReady)
             raise
         return {"temperature": round(raw_to_celsius(s_t), 2), "humidity": round(raw_to_humidity(s_rh), 2)}
-
-    def close(self) -> None:
-        """Nothing to release: the board owns the bus."""
-
-    def __enter__(self) -> AHT2x:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"AHT2x(address=0x{self.address:02X}, variant={self.variant!r})"

@@ -25,6 +25,7 @@ import time
 from typing import Any, Callable
 
 from drivers import DriverConfigError, DriverError, NotReady
+from drivers._driver import Driver
 from drivers._gpio import PULLS, Lockout, check_bounce, check_pin, open_input
 
 QUANTITIES = ("count", "rate", "amount", "amount_rate")
@@ -42,7 +43,7 @@ def _positive(name: str, value: Any, pin: int) -> float | None:
     return float(value)
 
 
-class Counter:
+class Counter(Driver):
     """Counts pulses on `pin`; `read()` gives those since the previous read and their rate.
 
     `pull` is the internal resistor ("up": the usual reed switch to GND),
@@ -153,12 +154,6 @@ class Counter:
     def close(self) -> None:
         """Release the pin; safe to call twice. Pulses not yet read are lost with it."""
         self._device.close()
-
-    def __enter__(self) -> Counter:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"Counter(pin={self.pin}, edge={self.edge!r}, per={self.per!r}, unit={self.unit!r})"

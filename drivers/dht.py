@@ -30,6 +30,7 @@ import time
 from typing import Any, Callable
 
 from drivers import ChecksumError, DriverConfigError, DriverError, ImplausibleReading, NotReady, SensorNotFound
+from drivers._driver import Driver
 
 MODELS = ("dht22", "dht11")
 QUANTITIES = ("temperature", "humidity")
@@ -207,7 +208,7 @@ class _Failed(Exception):
         self.detail = detail
 
 
-class _DHT:
+class _DHT(Driver):
     """Shared by DHT22 and DHT11; see the module docstring."""
 
     model = ""
@@ -379,12 +380,6 @@ class _DHT:
         device, self._device = self._device, None
         if device is not None:
             device.exit()
-
-    def __enter__(self) -> _DHT:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(pin={self.pin}, attempts={self.attempts})"

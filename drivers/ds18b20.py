@@ -30,6 +30,7 @@ from drivers import (
     NotReady,
     SensorNotFound,
 )
+from drivers._driver import Driver
 from drivers.w1 import (
     BULK_POLL_S,
     DEVICES_ROOT,
@@ -149,7 +150,7 @@ class _Transient(Exception):
         self.error = error
 
 
-class DS18B20:
+class DS18B20(Driver):
     """One w1_therm thermometer (any family above), picked by its serial.
 
     `read()` gives ``{"temperature": °C}`` at the kernel's millidegree
@@ -221,15 +222,6 @@ class DS18B20:
             return self._attempt(first=False)
         except _Transient as failure:
             raise failure.error from None
-
-    def close(self) -> None:
-        """Nothing to release: the kernel owns the bus."""
-
-    def __enter__(self) -> DS18B20:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"DS18B20({str(self._bus.root)!r}, {self.serial!r}, resolution={self.resolution})"

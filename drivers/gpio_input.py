@@ -16,6 +16,7 @@ import time
 from typing import Any, Callable
 
 from drivers import DriverConfigError, DriverError
+from drivers._driver import Driver
 from drivers._gpio import ACTIVE_STATES, PULLS, Lockout, check_bounce, check_pin, open_input
 
 QUANTITIES = ("state",)
@@ -52,7 +53,7 @@ def _resolve_pull(pin: int, pull: str | None, pull_up: Any) -> str:
     return implied
 
 
-class DigitalInput:
+class DigitalInput(Driver):
     """`read()` gives ``{"state": 1}`` while the input is active, else 0.
 
     `pull`: "up" or "down" enables the internal resistor (pulled up, the input
@@ -145,12 +146,6 @@ class DigitalInput:
     def close(self) -> None:
         """Release the pin; safe to call twice."""
         self._device.close()
-
-    def __enter__(self) -> DigitalInput:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"DigitalInput(pin={self.pin}, pull={self.pull!r}, active_state={self.active_state!r})"

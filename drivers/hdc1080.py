@@ -28,6 +28,7 @@ import time
 from typing import Callable
 
 from drivers import ChecksumError, DriverConfigError, DriverError, NotReady, SensorNotFound, WrongChip
+from drivers._driver import Driver
 from drivers._i2c_io import Link, all_ff_advice, bus_label
 from drivers._probe_0x40 import probe_0x40
 
@@ -89,7 +90,7 @@ def identify(bus: object, address: int = 0x40, *, sleep: Callable[[float], None]
     return "HDC1080" if probe.family == "hdc1080" else None
 
 
-class HDC1080:
+class HDC1080(Driver):
     """An HDC1080 on an smbus2-compatible bus; the constructor does no I/O."""
 
     def __init__(
@@ -212,15 +213,6 @@ class HDC1080:
             self._reset_next = isinstance(exc, NotReady)
             raise
         return {"temperature": round(raw_to_celsius(t_raw), 2), "humidity": round(raw_to_humidity(rh_raw), 2)}
-
-    def close(self) -> None:
-        """Nothing to release: the board owns the bus."""
-
-    def __enter__(self) -> HDC1080:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return (

@@ -44,6 +44,7 @@ from drivers import (
     WrongChip,
 )
 from drivers._crc import crc8
+from drivers._driver import Driver
 from drivers._i2c_io import Link, all_ff_advice, bus_label
 from drivers._probe_0x40 import SILABS_PARTS, probe_0x40
 
@@ -143,7 +144,7 @@ def identify(bus: object, address: int = 0x40, *, sleep: Callable[[float], None]
     return probe.part if probe.family == "htu21d" else None
 
 
-class HTU21D:
+class HTU21D(Driver):
     """An HTU21D, SHT21, HTU20D or Si7021/Si7020 on an smbus2-compatible bus; the constructor does no I/O."""
 
     def __init__(
@@ -291,15 +292,6 @@ class HTU21D:
             self._reset_next = isinstance(exc, NotReady)
             raise
         return {"temperature": round(raw_to_celsius(t_word), 2), "humidity": round(humidity, 2)}
-
-    def close(self) -> None:
-        """Nothing to release: the board owns the bus."""
-
-    def __enter__(self) -> HTU21D:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"HTU21D(address=0x{self.address:02X}, resolution={self.resolution!r}, part={self.part!r})"
