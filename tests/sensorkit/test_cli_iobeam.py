@@ -237,3 +237,59 @@ def test_outbox_on_a_foreign_file_is_bad_input(tmp_path):
     state.mkdir(parents=True)
     write(state / "outbox.sqlite", "my shopping list")
     assert_bad_input(sensorkit("outbox", "status", cwd=tmp_path), "outbox.sqlite")
+
+
+def test_register_with_a_stored_id_checks_the_token_with_the_server(tmp_path, emulator):
+    """A stored id used to be reported as registered without asking the server, whatever the token."""
+    config = iobeam_config(tmp_path, emulator.url, emulator.project_id)
+    first = sensorkit("register", "-c", str(config), cwd=tmp_path, env_extra={"IOBEAM_TOKEN": emulator.token})
+    assert first.returncode == 0, first.stderr
+    wrong = emulator.token[:-4] + ("AAAA" if not emulator.token.endswith("AAAA") else "BBBB")
+    again = sensorkit("register", "-c", str(config), cwd=tmp_path, env_extra={"IOBEAM_TOKEN": wrong})
+    assert again.returncode == 1, again.stdout
+    assert "token" in again.stderr and wrong not in again.stderr + again.stdout
+    assert "already registered" not in again.stdout
+
+
+def test_register_with_a_stored_id_the_server_forgot_registers_it_again(tmp_path):
+    first_server = EmulatorProcess(cwd=tmp_path)
+    try:
+        config = iobeam_config(tmp_path, first_server.url, first_server.project_id)
+        first = sensorkit("register", "-c", str(config), cwd=tmp_path,
+                          env_extra={"IOBEAM_TOKEN": first_server.token})
+        assert first.returncode == 0, first.stderr
+        device_id = first.stdout.splitlines()[0]
+    finally:
+        first_server.stop()
+    forgetful = EmulatorProcess(cwd=tmp_path)  # memory storage: it knows no device
+    try:
+        config = iobeam_config(tmp_path, forgetful.url, forgetful.project_id)
+        again = sensorkit("register", "-c", str(config), cwd=tmp_path, env_extra={"IOBEAM_TOKEN": forgetful.token})
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.splitlines()[0] == device_id and "registered again" in again.stdout
+        assert [d["device_id"] for d in forgetful.export()["result"]] == [device_id]
+    finally:
+        forgetful.stop()
+
+
+def test_emulate_refuses_a_file_that_is_not_its_database(tmp_path):
+    """`--db` pointed at an outbox (any SQLite file of another program) must leave it alone."""
+    import sqlite3
+
+    outbox = tmp_path / "outbox.sqlite"
+    with sqlite3.connect(outbox) as conn:
+        conn.execute("CREATE TABLE chunk (first_id INTEGER PRIMARY KEY, data BLOB)")
+        conn.execute("INSERT INTO chunk VALUES (1, x'00ff')")
+    before = outbox.read_bytes()
+    result = subprocess.run([sys.executable, "-m", "sensorkit", "emulate", "iobeam", "--port", "0", "--db",
+                             str(outbox)], cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert_bad_input(result, str(outbox))
+    assert outbox.read_bytes() == before
+
+
+def test_emulate_db_path_that_cannot_be_created_is_bad_input(tmp_path):
+    blocker = write(tmp_path / "file", "x")
+    result = subprocess.run([sys.executable, "-m", "sensorkit", "emulate", "iobeam", "--port", "0", "--db",
+                             str(blocker / "sub" / "db.sqlite")], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=TIMEOUT_S)
+    assert_bad_input(result, "db.sqlite")
