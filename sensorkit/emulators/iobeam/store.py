@@ -17,8 +17,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
 
-from sensorkit.emulators._http import EmulatorError, HttpError
-from sensorkit.emulators._iobeam_wire import INT64_MAX, Point, Value
+from sensorkit.emulators import EmulatorError
+from sensorkit.emulators._http import HttpError
+from sensorkit.emulators.iobeam.wire import INT64_MAX, Point, Value
 
 ERROR_DEVICE_ID_TAKEN = 150  # iobeam's error codes, from its client library
 ERROR_DEVICE_NAME_TAKEN = 151
