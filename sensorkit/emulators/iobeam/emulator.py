@@ -188,6 +188,19 @@ class IobeamEmulator:
         """Every accepted import in the order stored (needs ``keep_imports=True``): shows order and repeats."""
         return self._watch.log
 
+    @property
+    def accepted_points(self) -> int:
+        """How many points accepted imports carried so far (a repeated point counts each time); costs no query."""
+        return self._watch.accepted
+
+    def wait_for_points(self, count: int, timeout_s: float | None = None) -> bool:
+        """Wait until accepted imports have carried at least `count` points; False when `timeout_s` passed first.
+
+        Cheap enough to wait on while a client sends (no query, no store
+        lock), unlike reading `points()`.
+        """
+        return self._watch.wait_accepted(count, timeout_s)
+
     def hold_imports(self, stage: str = "before_store") -> threading.Event:
         """Make imports wait at `stage` until `release_imports()`; the event is set once one waits there.
 

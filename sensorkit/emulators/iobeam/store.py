@@ -15,7 +15,7 @@ import string
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from sensorkit.emulators import EmulatorError
 from sensorkit.emulators._http import HttpError
@@ -56,24 +56,38 @@ CREATE TABLE IF NOT EXISTS points (
     value NOT NULL, PRIMARY KEY (project_id, device_id, series, time_us)) WITHOUT ROWID;
 """
 
-_EXPORT_QUERY = """
-SELECT device_id, series, time_us, value FROM (
-    SELECT device_id, series, time_us, value,
-           ROW_NUMBER() OVER (PARTITION BY device_id, series ORDER BY time_us DESC) AS newest
-    FROM points
-    WHERE project_id = ? AND (? IS NULL OR device_id = ?) AND (? IS NULL OR series = ?) AND time_us BETWEEN ? AND ?)
-WHERE newest <= ? ORDER BY device_id, series, time_us
+# Exports read one (device, series) at a time, each a search of the primary key that stops after the
+# newest points asked for: one query for every device and series (`device_id = ? OR ? IS NULL`) would
+# make SQLite scan every point of the project under the store's lock on every export.
+_DEVICE_IDS = "SELECT device_id FROM devices WHERE project_id = ? ORDER BY device_id"
+# SQLite has no loose index scan for DISTINCT: each step jumps to the next series name in the primary key,
+# so listing a device's series costs one index search per series instead of a scan of all its points.
+_SERIES_OF_DEVICE = """
+WITH RECURSIVE names(series) AS (
+    SELECT MIN(series) FROM points WHERE project_id = ?1 AND device_id = ?2
+    UNION ALL
+    SELECT (SELECT MIN(series) FROM points WHERE project_id = ?1 AND device_id = ?2 AND series > names.series)
+    FROM names WHERE names.series IS NOT NULL)
+SELECT series FROM names WHERE series IS NOT NULL
+"""
+_NEWEST_IN_RANGE = """
+SELECT time_us, value FROM points
+WHERE project_id = ? AND device_id = ? AND series = ? AND time_us BETWEEN ? AND ?
+ORDER BY time_us DESC LIMIT ?
 """
 
 
 class IobeamStore:
     """Devices, points and the signing secret in one SQLite database; one connection behind one lock."""
 
-    def __init__(self, path: str | None) -> None:
+    def __init__(self, path: str | None, *, trace: Callable[[str], None] | None = None) -> None:
+        """`trace`, for tests and debugging, is called with each SQL statement run, its values filled in."""
         self.path = path
         self._lock = threading.Lock()
         self._closed = False
         self._db = self._open(path)
+        if trace is not None:
+            self._db.set_trace_callback(trace)
 
     @staticmethod
     def _open(path: str | None) -> sqlite3.Connection:
@@ -163,9 +177,18 @@ class IobeamStore:
 
     def points(self, project_id: int, device_id: str | None = None, series: str | None = None, *,
                from_us: int = 0, to_us: int = INT64_MAX, newest: int = INT64_MAX) -> list[StoredPoint]:
-        """Points in [from_us, to_us], at most `newest` per series, by device, series and time."""
-        args = (project_id, device_id, device_id, series, series, from_us, to_us, newest)
+        """Points in [from_us, to_us], at most `newest` per series, by device, series and time.
+
+        Every device of the project when `device_id` is None (points exist
+        only for registered devices: an import needs the registration).
+        """
+        found: list[StoredPoint] = []
         with self._locked() as db:
-            return [StoredPoint(*row) for row in db.execute(_EXPORT_QUERY, args)]
-
-
+            devices = [device_id] if device_id is not None else [r[0] for r in db.execute(_DEVICE_IDS, (project_id,))]
+            for device in devices:
+                names = [series] if series is not None else [
+                    r[0] for r in db.execute(_SERIES_OF_DEVICE, (project_id, device))]
+                for name in names:
+                    rows = db.execute(_NEWEST_IN_RANGE, (project_id, device, name, from_us, to_us, newest)).fetchall()
+                    found.extend(StoredPoint(device, name, t, v) for t, v in reversed(rows))
+        return found

@@ -35,6 +35,8 @@ class ImportWatch:
     def __init__(self, keep: bool) -> None:
         self.held: ImportRecord | None = None  # the import that last reached the hold
         self._lock = threading.Lock()
+        self._counted = threading.Condition(threading.Lock())
+        self._accepted = 0  # points in accepted imports, repeats included
         self._log: list[ImportRecord] | None = [] if keep else None
         self._stage: str | None = None
         self._reached = threading.Event()
@@ -66,10 +68,22 @@ class ImportWatch:
             self._open.wait(HOLD_LIMIT_S)
 
     def stored(self, device_id: str, points: list[tuple[str, int, Value]]) -> None:
+        with self._counted:
+            self._accepted += len(points)
+            self._counted.notify_all()
         if self._log is not None:
             record = _record(device_id, points)
             with self._lock:
                 self._log.append(record)
+
+    @property
+    def accepted(self) -> int:
+        with self._counted:
+            return self._accepted
+
+    def wait_accepted(self, count: int, timeout_s: float | None) -> bool:
+        with self._counted:
+            return self._counted.wait_for(lambda: self._accepted >= count, timeout_s)
 
     @property
     def log(self) -> list[ImportRecord]:
