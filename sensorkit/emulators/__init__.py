@@ -23,3 +23,16 @@ class PortUnavailable(EmulatorError, OSError):
 
     def __str__(self) -> str:
         return f"cannot bind {self.filename}: {self.strerror}; choose another port (0 picks a free one)"
+
+
+class DatabaseUnusable(EmulatorError):
+    """The file given as an emulator's database is not one (and was left untouched), or cannot be created.
+
+    `path` is the file, `reason` what is wrong with it; the message says both and what to do.
+    """
+
+    def __init__(self, path: str, reason: str, fix: str = "give --db a new file name, or an emulator's database") \
+            -> None:
+        super().__init__(f"{path}: {reason} — {fix}")
+        self.path = path
+        self.reason = reason

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Callable, NamedTuple
 
-from sensorkit.emulators import EmulatorError
+from sensorkit.emulators import DatabaseUnusable, EmulatorError, _dbfile
 from sensorkit.emulators._http import HttpError
 from sensorkit.emulators.iobeam.wire import INT64_MAX, Point, Value
 
@@ -25,7 +25,10 @@ ERROR_DEVICE_ID_TAKEN = 150  # iobeam's error codes, from its client library
 ERROR_DEVICE_NAME_TAKEN = 151
 GENERATED_ID_LENGTH = 16
 _ALPHANUMERIC = string.ascii_letters + string.digits
-_DB_FORMAT = b"sensorkit iobeam emulator 1"
+_DB_FORMAT = b"sensorkit iobeam emulator 1"  # meta 'format': how files were told apart before APPLICATION_ID
+APPLICATION_ID = 0x534B4945  # "SKIE" in the SQLite header: this file is a sensorkit iobeam emulator's database
+SCHEMA_VERSION = 1  # PRAGMA user_version
+_WHAT = "an iobeam emulator's database"
 
 
 class StoredPoint(NamedTuple):
@@ -43,6 +46,17 @@ class Device(NamedTuple):
 
 def _random_id(length: int) -> str:
     return "".join(secrets.choice(_ALPHANUMERIC) for _ in range(length))
+
+
+def _is_ours(db: sqlite3.Connection, tables: set[str]) -> bool:
+    """A database an earlier sensorkit made, before it set APPLICATION_ID: its tables and its meta 'format'."""
+    if not {"meta", "devices", "points"} <= tables:
+        return False
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+    except sqlite3.Error:
+        return False  # a table called meta that is not ours
+    return row is not None and row[0] == _DB_FORMAT
 
 
 _SCHEMA = """
@@ -91,25 +105,32 @@ class IobeamStore:
 
     @staticmethod
     def _open(path: str | None) -> sqlite3.Connection:
-        db = sqlite3.connect(path or ":memory:", check_same_thread=False)
-        try:
-            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if tables and "meta" not in tables:
-                raise EmulatorError(f"{path}: holds other tables, not an iobeam emulator's; give a new file")
-            if path is not None:
-                db.execute("PRAGMA journal_mode = WAL")
+        """The connection to a database that is ours: refused (untouched) when the file is another's."""
+        if path is None:
+            db = sqlite3.connect(":memory:", check_same_thread=False)
             with db:
                 db.executescript(_SCHEMA)
                 db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (_DB_FORMAT,))
-            stored = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()[0]
-            if stored != _DB_FORMAT:
-                raise EmulatorError(f"{path}: a database of another program or version ({stored!r})")
-        except sqlite3.Error as exc:
-            db.close()
-            raise EmulatorError(f"{path}: cannot be used as the emulator's database: {exc}") from None
-        except EmulatorError:
-            db.close()
-            raise
+            return db
+        claimed = _dbfile.claim(path, application_id=APPLICATION_ID, user_version=SCHEMA_VERSION, what=_WHAT)
+        db = None
+        try:
+            db = sqlite3.connect(path, check_same_thread=False)
+            _dbfile.check_tables(db, path, what=_WHAT, adopt=_is_ours)  # reads only: nothing written yet
+            db.execute("PRAGMA journal_mode = WAL")
+            with db:
+                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")  # PRAGMAs take no parameters
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                db.executescript(_SCHEMA)
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (_DB_FORMAT,))
+        except (sqlite3.Error, EmulatorError) as exc:
+            if db is not None:
+                db.close()
+            if claimed.created:
+                _dbfile.remove_created(path)
+            if isinstance(exc, EmulatorError):
+                raise
+            raise DatabaseUnusable(path, f"cannot be used as {_WHAT}: {exc}") from None
         return db
 
     def close(self) -> None:
