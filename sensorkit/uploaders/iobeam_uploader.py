@@ -52,6 +52,7 @@ class IobeamUploader:
             self.client = Iobeam(
                 self._state_dir, config["project_id"], self._stored_token() or self._configured_token,
                 backend=config["base_url"], session=session, clock=clock, on_token=self._keep_token,
+                warn=False,  # UploaderConfig.warnings() says it, where the config loader shows it
             )
         except ValueError as exc:  # the config was checked, so this is the state dir's id file
             raise StateError(str(exc)) from None

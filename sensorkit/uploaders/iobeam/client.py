@@ -31,7 +31,7 @@ from sensorkit.uploaders.iobeam.errors import (
     IobeamUnavailable,
     error_for,
 )
-from sensorkit.uploaders.settings import check_base_url
+from sensorkit.uploaders.settings import check_base_url, clean_token, cleartext_warning
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,9 @@ class Iobeam:
     `path` is a directory where the device id is kept in `iobeam_device_id`
     (None: not kept). `backend` is the base URL of the API, with or without
     its `/v1/` (default the iobeam Cloud's). `on_token` is called with each
-    refreshed token so a caller can keep it.
+    refreshed token so a caller can keep it. Quotes around the token and a
+    leading `Bearer ` (paste mistakes) are removed; that, and a plain http://
+    URL to another machine, is logged as a warning unless `warn` is False.
     """
 
     def __init__(
@@ -62,15 +64,22 @@ class Iobeam:
         timeout_s: tuple[float, float] = http.DEFAULT_TIMEOUT_S,
         clock: Any = None,
         on_token: Callable[[str], None] | None = None,
+        warn: bool = True,
     ) -> None:
         if isinstance(project_id, bool) or not isinstance(project_id, int) or project_id <= 0:
             raise ValueError(f"project_id must be a positive integer, not {project_id!r}")
         if not isinstance(project_token, str) or not project_token.strip():
             raise ValueError("project_token must be a non-empty string (the token from your project settings)")
         self.project_id = project_id
-        self._token = project_token.strip()
+        self._token, notes = clean_token(project_token)
+        if not self._token:
+            raise ValueError("project_token holds only quotes or 'Bearer ': give the token from your project settings")
         self._path = Path(path) if path is not None else None
         self.base_url = api_base_url(backend or DEFAULT_BASE_URL)
+        cleartext = cleartext_warning(self.base_url)
+        if warn:  # the uploader turns these off: the config loader reports the same from its settings
+            for note in notes + ([cleartext] if cleartext else []):
+                log.warning("iobeam client: %s", note)
         self._session = session or http.session_for(self.base_url)
         self._timeout_s = timeout_s
         self._clock = clock
