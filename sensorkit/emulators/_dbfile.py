@@ -31,17 +31,17 @@ KNOWN_APPLICATION_IDS = {0x534B4F58: "a sensorkit outbox"}
 
 @dataclass(frozen=True)
 class Claim:
-    """What `claim` found: `created` (the file did not exist: remove it if setting it up fails), `fresh` (no tables)."""
+    """What `claim` found: `created` (there was no file: remove it if setting it up fails), `ours` (our id is in it)."""
 
     created: bool
-    fresh: bool
+    ours: bool
 
 
 def claim(path: str, *, application_id: int, user_version: int, what: str) -> Claim:
     """Check `path` may be this emulator's database, creating it when missing; DatabaseUnusable when not.
 
-    Reads the header only: a file that passes may still hold tables of
-    another program when it has no application id; `check_tables` decides.
+    Reads the header only: a file that passes without being `ours` may
+    still hold another program's tables; `check_tables` decides.
     `what` names the database in messages ("an iobeam emulator's database").
     """
     try:
@@ -52,7 +52,7 @@ def claim(path: str, *, application_id: int, user_version: int, what: str) -> Cl
         except OSError as exc:
             raise DatabaseUnusable(path, f"cannot create it: {exc.strerror}",
                                    "give --db a path in a folder that exists and that you may write") from None
-        return Claim(created=True, fresh=True)
+        return Claim(created=True, ours=False)
     except OSError as exc:
         raise DatabaseUnusable(path, f"cannot use it: {exc.strerror}") from None
     if stat.S_ISDIR(info.st_mode):
@@ -60,7 +60,7 @@ def claim(path: str, *, application_id: int, user_version: int, what: str) -> Cl
     if not stat.S_ISREG(info.st_mode):
         raise DatabaseUnusable(path, "it is not a regular file")
     if info.st_size == 0:
-        return Claim(created=False, fresh=True)
+        return Claim(created=False, ours=False)
     try:
         with open(path, "rb") as file:
             header = file.read(HEADER_BYTES)
@@ -74,22 +74,22 @@ def claim(path: str, *, application_id: int, user_version: int, what: str) -> Cl
         if found_version > user_version:
             raise DatabaseUnusable(path, f"it is {what} of format {found_version}, newer than this sensorkit's "
                                          f"({user_version})", "upgrade sensorkit, or give --db a new file name")
-        return Claim(created=False, fresh=False)
+        return Claim(created=False, ours=True)
     if found_id != 0:
         owner = KNOWN_APPLICATION_IDS.get(found_id, f"another program's database (application_id 0x{found_id:08X})")
         raise DatabaseUnusable(path, f"it is {owner}, not {what} (left as it is)")
-    return Claim(created=False, fresh=False)
+    return Claim(created=False, ours=False)
 
 
 def check_tables(db: sqlite3.Connection, path: str, *, what: str,
-                 adopt: Callable[[sqlite3.Connection, set[str]], bool]) -> bool:
-    """True when the database has no tables yet; True too when `adopt` takes its tables for the emulator's.
+                 adopt: Callable[[sqlite3.Connection, set[str]], bool]) -> None:
+    """Passes when the database has no tables yet or `adopt` takes them for the emulator's; reads only.
 
-    Reads only. Raises DatabaseUnusable naming a few of the tables otherwise.
+    Raises DatabaseUnusable naming a few of the tables otherwise.
     """
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if not tables or adopt(db, tables):
-        return True
+        return
     shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
     raise DatabaseUnusable(path, f"it holds other tables than {what} has ({shown}; left as it is)")
 

@@ -167,3 +167,15 @@ def test_store_says_why_a_path_cannot_be_created(tmp_path: Path) -> None:
     with pytest.raises(DatabaseUnusable, match="is a directory"):
         IobeamStore(str(tmp_path))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_store_finishes_setting_up_a_file_that_has_its_id_but_not_all_its_tables(tmp_path: Path) -> None:
+    path = tmp_path / "e.sqlite"
+    with sqlite3.connect(path) as db:  # as a set-up cut short after the header was written
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+    db.close()
+    store = IobeamStore(str(path))
+    store.register(PROJECT, "pi-1", None, 0)
+    assert [d.device_id for d in store.devices(PROJECT)] == ["pi-1"]
+    store.close()

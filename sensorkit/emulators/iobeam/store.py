@@ -116,7 +116,8 @@ class IobeamStore:
         db = None
         try:
             db = sqlite3.connect(path, check_same_thread=False)
-            _dbfile.check_tables(db, path, what=_WHAT, adopt=_is_ours)  # reads only: nothing written yet
+            if not claimed.ours:  # reads only: nothing is written before this has passed
+                _dbfile.check_tables(db, path, what=_WHAT, adopt=_is_ours)
             db.execute("PRAGMA journal_mode = WAL")
             with db:
                 db.execute(f"PRAGMA application_id = {APPLICATION_ID}")  # PRAGMAs take no parameters
