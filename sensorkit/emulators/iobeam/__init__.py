@@ -13,11 +13,11 @@ One concept per module, imports in one direction::
 """
 from __future__ import annotations
 
-from sensorkit.emulators import EmulatorError, PortUnavailable
+from sensorkit.emulators import DatabaseUnusable, EmulatorError, PortUnavailable
 from sensorkit.emulators._http import RequestRecord
 from sensorkit.emulators.iobeam.emulator import IobeamEmulator
 from sensorkit.emulators.iobeam.store import Device, StoredPoint
 from sensorkit.emulators.iobeam.watch import ImportRecord
 
-__all__ = ["Device", "EmulatorError", "ImportRecord", "IobeamEmulator", "PortUnavailable", "RequestRecord",
-           "StoredPoint"]
+__all__ = ["DatabaseUnusable", "Device", "EmulatorError", "ImportRecord", "IobeamEmulator", "PortUnavailable",
+           "RequestRecord", "StoredPoint"]

@@ -92,11 +92,15 @@ iobeam CLI's format ``2006-01-02 15:04:05 +0000``.
 Storage is SQLite: the file `db_path` (devices, points and the tokens'
 signing secret, so a restarted server accepts the tokens it issued; an
 explicit `secret` wins) or memory. Devices and points are kept per project.
+A file that is not the emulator's (not SQLite, a sensorkit outbox, another
+program's database, a newer format) is refused untouched with
+`DatabaseUnusable`; a missing one is created, an empty one initialised.
 
 For tests: ``keep_imports=True`` logs every accepted import in order
 (`imports`, to see order and repeats), and `hold_imports` stops imports just
 before or just after storing until `release_imports`, to end a client in the
-middle of a send.
+middle of a send. `accepted_points` and `wait_for_points` count the points
+of accepted imports without a query, for a benchmark to wait on.
 """
 from __future__ import annotations
 
