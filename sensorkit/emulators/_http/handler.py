@@ -133,7 +133,7 @@ class _Handler(BaseHTTPRequestHandler):
         if payload:
             self.send_header("Content-Type", JSON_TYPE)
         self.send_header("Content-Length", str(len(payload)))
-        for name, value in response.headers.items():
+        for name, value in response.header_pairs():
             self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")

@@ -6,7 +6,7 @@ Every error body is ``{"errors": [{"code": int, "message": str}]}`` where
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,11 +30,18 @@ class HttpError(Exception):
 
 @dataclass(frozen=True)
 class Response:
-    """A status, a JSON-able body (None: no body) and extra headers."""
+    """A status, a JSON-able body (None: no body) and extra headers.
+
+    `headers` is a mapping, or a sequence of (name, value) pairs when a name
+    repeats (two Set-Cookie headers).
+    """
 
     status: int
     body: Any = None
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] | Sequence[tuple[str, str]] = field(default_factory=dict)
+
+    def header_pairs(self) -> list[tuple[str, str]]:
+        return list(self.headers.items()) if isinstance(self.headers, Mapping) else list(self.headers)
 
 
 def error_response(status: int, message: str, *, code: int | None = None,
