@@ -17,16 +17,27 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, NamedTuple, TypeVar
 
 from sensorkit.errors import PermanentUploadError, StateError, TransientUploadError
 from sensorkit.readings import Reading
-from sensorkit.uploaders.iobeam import Iobeam, IobeamRefused, tables_from_series
+from sensorkit.uploaders.iobeam import DuplicateIdError, Iobeam, IobeamRefused, tables_from_series
 from sensorkit.uploaders.settings import UploaderConfig
 
 log = logging.getLogger(__name__)
 
 TOKEN_FILE = "iobeam_token"
+# What `check_device` found.
+REGISTERED = "registered"  # there was no id (or the config asks for another): the server gave or took one
+KNOWN = "known"  # the server knows the stored id
+REGISTERED_AGAIN = "registered again"  # the server had forgotten the stored id and registered it again
+
+T = TypeVar("T")
+
+
+class DeviceCheck(NamedTuple):
+    device_id: str
+    outcome: str  # REGISTERED, KNOWN or REGISTERED_AGAIN
 
 
 class IobeamUploader:
@@ -41,6 +52,7 @@ class IobeamUploader:
             self.client = Iobeam(
                 self._state_dir, config["project_id"], self._stored_token() or self._configured_token,
                 backend=config["base_url"], session=session, clock=clock, on_token=self._keep_token,
+                warn=False,  # UploaderConfig.warnings() says it, where the config loader shows it
             )
         except ValueError as exc:  # the config was checked, so this is the state dir's id file
             raise StateError(str(exc)) from None
@@ -64,15 +76,52 @@ class IobeamUploader:
         assert device_id is not None
         return device_id
 
-    def _register(self, how: Any) -> None:
+    def check_device(self) -> DeviceCheck:
+        """The device id, checked with the server: what `sensorkit register` reports.
+
+        Without a stored id (or with a configured one that differs) this
+        registers, as `ensure_device` does. With one, it registers that id
+        again: the server answers "taken" when it knows the device (nothing
+        changes) or registers it when it had forgotten it, the same step
+        `send` takes on a 404. Either way the token is tried on the server.
+        Raises IobeamAuthError (the token was refused, even after a refresh),
+        IobeamUnavailable (no answer, 5xx, 429) and TransientUploadError (the
+        server would not register the device: the config is wrong), all
+        UploadErrors whose message says why and never shows the token.
+        """
+        known = self.client.get_device_id()
+        if known is None or (self.wanted_device_id is not None and known != self.wanted_device_id):
+            return DeviceCheck(self.ensure_device(), REGISTERED)
+        return DeviceCheck(known, REGISTERED_AGAIN if self._register_again() else KNOWN)
+
+    def _register(self, how: Callable[[], object]) -> None:
+        self._registration(how)
+        log.info("registered with iobeam as device %s", self.client.get_device_id())
+
+    def _register_again(self) -> bool:
+        """Register the known id once more: True when the server had forgotten it, False when it knows it."""
+        device_id = self.client.get_device_id()
+
+        def again() -> bool:
+            try:
+                self.client.register_device(device_id, again=True)
+            except DuplicateIdError:
+                return False  # the server has it: the id is good
+            return True
+
+        forgotten = self._registration(again)
+        if forgotten:
+            log.warning("iobeam did not know device %s any more: registered it again", device_id)
+        return forgotten
+
+    def _registration(self, how: Callable[[], T]) -> T:
         try:
-            how()
+            return how()
         except IobeamRefused as exc:
             # Not the readings' fault: keep them (transient) until the config is fixed.
             fix = "base_url" if exc.status in (404, 405) else "project_id and device_id"
             raise TransientUploadError(f"iobeam would not register this device: {exc} — check {fix} "
                                        "in [uploader.iobeam]") from None
-        log.info("registered with iobeam as device %s", self.client.get_device_id())
 
     # ------------------------------------------------------------------ sending
     def send(self, batch: Sequence[Reading]) -> None:
@@ -93,8 +142,7 @@ class IobeamUploader:
                     # The server does not know this device (a server that lost its devices, or a
                     # wrong base_url): register it again once; a second 404 means the URL is wrong.
                     reregistered = True
-                    self._register(lambda: self.client.register_device(
-                        self.client.get_device_id(), set_on_duplicate=True, again=True))
+                    self._register_again()
                     continue
                 if exc.status in (400, 413, 422):
                     raise

@@ -5,6 +5,7 @@ imports `requests`, and so `sensorkit validate` knows every key.
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,11 @@ class Key:
     minimum: float | None = None
     maximum: float | None = None
     help: str = ""
+
+    @property
+    def hides_value(self) -> bool:
+        """True when a message must not show the value: a secret, or an ENV key (where tokens get pasted)."""
+        return self.kind in (SECRET, ENV)
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,28 @@ class UploaderConfig:
     def __repr__(self) -> str:
         return f"UploaderConfig(name={self.name!r}, values={self.shown_values()!r}, line={self.line!r})"
 
+    def warnings(self) -> list[tuple[int | None, str]]:
+        """What works but should be fixed, as (line or None, message); never shows a secret.
+
+        A URL that sends the token in clear text, and a token that the client
+        cleans before sending (quotes around it, a `Bearer ` in front).
+        """
+        found = []
+        label = f"[uploader.{self.name}]"
+        for key in self.spec.keys:
+            value = self.values.get(key.name)
+            if not isinstance(value, str):
+                continue
+            line = self.key_lines.get(key.name, self.key_lines.get(key.name + "_env", self.line))
+            if key.kind == URL:
+                note = cleartext_warning(value)
+                if note is not None:
+                    found.append((line, f"{label} key '{key.name}': {note}"))
+            elif key.kind == SECRET:
+                _, notes = clean_token(value)
+                found += [(line, f"{label} key '{key.name}': {note}") for note in notes]
+        return found
+
 
 def coerce(key: Key, value: Any) -> Any:
     """The checked value of `key`, or ValueError saying what it must be."""
@@ -146,9 +174,10 @@ def coerce(key: Key, value: Any) -> Any:
     if key.kind == DEVICE_ID:
         if not IOBEAM_DEVICE_ID_RE.match(value):
             raise ValueError("may hold only letters, digits, '_', ':' and '-'")
-    if key.kind == ENV:
-        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
-            raise ValueError("must be the name of an environment variable, such as IOBEAM_TOKEN")
+    if key.kind == ENV and not looks_like_variable_name(value):
+        raise ValueError("does not look like the name of an environment variable (letters, digits and _, such as "
+                         "IOBEAM_TOKEN); if it is the token itself, give it as `token` or export it in a variable "
+                         "and name that here (the value is not shown: it may be a secret)")
     return value.strip() if key.kind == SECRET else value
 
 
@@ -173,3 +202,70 @@ def check_base_url(url: str) -> str:
     if parts.query or parts.fragment:
         raise ValueError(f"'{url}': a base URL has no ?query or #fragment")
     return url.rstrip("/") + "/"
+
+
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TOKEN_LIKE_LENGTH = 16  # shorter mixed-case names exist (HomeDir1); tokens are longer
+
+
+def looks_like_variable_name(text: str) -> bool:
+    """True for a plausible environment variable name; False for anything else, a pasted token included.
+
+    A token can be letters and digits only, which is a legal name: one of
+    16 or more characters that mixes lower and upper case and digits but has
+    no `_` is taken for a token, as no one names a variable like that.
+    """
+    if not _VARIABLE_NAME.fullmatch(text):
+        return False
+    mixed = any(c.islower() for c in text) and any(c.isupper() for c in text) and any(c.isdigit() for c in text)
+    return not (mixed and "_" not in text and len(text) >= _TOKEN_LIKE_LENGTH)
+
+
+_QUOTES = ("\"", "'", "`")
+_BEARER = "bearer "
+
+
+def clean_token(token: str) -> tuple[str, list[str]]:
+    """`token` without surrounding quotes and a leading `Bearer `, and a note for each removed (never the token).
+
+    Both are paste mistakes (from a shell line or an Authorization header);
+    no token contains a quote or a space, so removing them cannot turn a
+    right token into a wrong one, while sending them gets a puzzling refusal
+    from the server ("Incorrect padding").
+    """
+    notes: list[str] = []
+    text = token.strip()
+    while True:
+        if len(text) >= 2 and text[0] == text[-1] and text[0] in _QUOTES:
+            text = text[1:-1].strip()
+            if not any("quotes" in note for note in notes):
+                notes.append("the token is wrapped in quotes; it is sent without them (remove them here)")
+        elif text[:len(_BEARER)].lower() == _BEARER:
+            text = text[len(_BEARER):].strip()
+            notes.append("the token starts with 'Bearer ' (the scheme of the Authorization header); only what "
+                         "follows is sent (remove 'Bearer ' here)")
+        else:
+            return text, notes
+
+
+LOOPBACK_NAMES = ("localhost", "localhost.", "ip6-localhost", "ip6-loopback")
+
+
+def cleartext_warning(url: str) -> str | None:
+    """Why sending a token to `url` is unsafe (plain http:// to another machine), or None when it is not."""
+    parts = urlsplit(url.strip())
+    if parts.scheme != "http":
+        return None
+    host = (parts.hostname or "").lower()
+    if host in LOOPBACK_NAMES or host.endswith(".localhost"):
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass  # a host name, not an address
+    where = f"[{host}]" if ":" in host else host  # no user:password@ from the URL in a message
+    if parts.port is not None:
+        where += f":{parts.port}"
+    return (f"http://{where} is plain HTTP to another machine, so the token travels in clear text and anyone "
+            "on the way can read it; use https://, or reach the server through a VPN or an SSH tunnel")

@@ -624,6 +624,21 @@ def test_imports_are_logged_in_order_with_repeats_when_kept(make_iobeam_server: 
     assert len(emulator.points()) == 2  # stored once: the repeat replaced
 
 
+def test_accepted_points_count_every_accepted_point_without_a_query(server: IobeamEmulator,
+                                                                   session: requests.Session) -> None:
+    assert server.accepted_points == 0 and not server.wait_for_points(1, timeout_s=0)
+    waiter_saw: list[bool] = []
+    waiter = threading.Thread(target=lambda: waiter_saw.append(server.wait_for_points(3, timeout_s=10)))
+    waiter.start()
+    for rows in ([[T0_US, 1], [T0_US + 1, 2]], [[T0_US + 1, 2]]):  # the repeat counts again
+        assert send(session, server, table_body(server, rows)).status_code == 200
+    server.reject_series("temperature")
+    assert send(session, server, table_body(server, [[T0_US + 2, 3]])).status_code == 400  # refused: not counted
+    waiter.join(10)
+    assert waiter_saw == [True] and server.accepted_points == 3 and len(server.points()) == 2
+    assert not server.wait_for_points(4, timeout_s=0)
+
+
 def test_imports_are_not_logged_unless_asked(server: IobeamEmulator) -> None:
     with pytest.raises(EmulatorError, match="keep_imports"):
         _ = server.imports

@@ -154,3 +154,76 @@ def test_a_server_that_forgot_the_device_gets_it_registered_again(iobeam_server,
     uploader.send(readings(3))
     assert [d.device_id for d in iobeam_server.devices()] == ["remembered-pi"]
     assert len(stored(iobeam_server, "remembered-pi")["air_temperature"]) == 3
+
+
+# -- check_device: what `sensorkit register` asks the server ------------------------------------------
+
+
+def device_posts(server):
+    return server.request_count(method="POST", path="/v1/devices")
+
+
+def test_check_device_registers_when_no_id_is_stored(iobeam_server, tmp_path):
+    from sensorkit.uploaders.iobeam_uploader import REGISTERED
+
+    check = build_uploader(settings(iobeam_server), tmp_path).check_device()
+    assert check.outcome == REGISTERED
+    assert [d.device_id for d in iobeam_server.devices()] == [check.device_id]
+    assert (tmp_path / "iobeam_device_id").read_text() == check.device_id
+
+
+def test_check_device_asks_the_server_about_a_stored_id(iobeam_server, tmp_path):
+    from sensorkit.uploaders.iobeam_uploader import KNOWN
+
+    first = build_uploader(settings(iobeam_server), tmp_path).check_device()
+    asked = device_posts(iobeam_server)
+    check = build_uploader(settings(iobeam_server), tmp_path).check_device()
+    assert check == (first.device_id, KNOWN)
+    assert device_posts(iobeam_server) == asked + 1  # asked, not taken on trust
+    assert [d.device_id for d in iobeam_server.devices()] == [first.device_id]
+
+
+def test_check_device_registers_again_a_device_the_server_forgot(make_iobeam_server, tmp_path):
+    from sensorkit.uploaders.iobeam_uploader import REGISTERED_AGAIN
+
+    secret = b"kept across the restart"
+    first = make_iobeam_server(secret=secret)
+    device_id = build_uploader(settings(first), tmp_path).check_device().device_id
+    first.stop()
+    forgetful = make_iobeam_server(secret=secret)  # memory storage: its devices are gone
+    check = build_uploader(settings(forgetful, token=first.project_token), tmp_path).check_device()
+    assert check == (device_id, REGISTERED_AGAIN)
+    assert [d.device_id for d in forgetful.devices()] == [device_id]
+
+
+def test_check_device_with_a_refused_token_is_an_auth_error_without_the_token(iobeam_server, tmp_path):
+    from sensorkit.uploaders.iobeam import IobeamAuthError
+
+    build_uploader(settings(iobeam_server), tmp_path).check_device()
+    other = IobeamEmulator().start()  # another server's token: well formed, badly signed here
+    try:
+        token = other.project_token
+    finally:
+        other.stop()
+    with pytest.raises(IobeamAuthError) as caught:
+        build_uploader(settings(iobeam_server, token=token), tmp_path).check_device()
+    assert isinstance(caught.value, TransientUploadError) and caught.value.status in (401, 403)
+    assert "put a valid token" in str(caught.value)
+    assert token not in str(caught.value) and token[-12:] not in str(caught.value)
+
+
+def test_check_device_against_a_server_that_is_down_is_unavailable(iobeam_server, tmp_path):
+    from sensorkit.uploaders.iobeam import IobeamUnavailable
+
+    build_uploader(settings(iobeam_server), tmp_path).check_device()
+    iobeam_server.set_down(True)
+    with pytest.raises(IobeamUnavailable, match="Connection refused"):
+        build_uploader(settings(iobeam_server), tmp_path).check_device()
+
+
+def test_check_device_says_what_to_check_when_the_server_will_not_register(iobeam_server, tmp_path):
+    build_uploader(settings(iobeam_server), tmp_path).check_device()
+    with pytest.raises(TransientUploadError, match="check base_url"):
+        build_uploader(settings(iobeam_server, base_url=iobeam_server.url + "/elsewhere/"), tmp_path).check_device()
+    with pytest.raises(TransientUploadError, match="project_id 2 is not the token's project"):
+        build_uploader(settings(iobeam_server, project_id=2), tmp_path).check_device()

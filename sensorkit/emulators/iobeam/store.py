@@ -15,16 +15,20 @@ import string
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
-from sensorkit.emulators._http import EmulatorError, HttpError
-from sensorkit.emulators._iobeam_wire import INT64_MAX, Point, Value
+from sensorkit.emulators import DatabaseUnusable, EmulatorError, _dbfile
+from sensorkit.emulators._http import HttpError
+from sensorkit.emulators.iobeam.wire import INT64_MAX, Point, Value
 
 ERROR_DEVICE_ID_TAKEN = 150  # iobeam's error codes, from its client library
 ERROR_DEVICE_NAME_TAKEN = 151
 GENERATED_ID_LENGTH = 16
 _ALPHANUMERIC = string.ascii_letters + string.digits
-_DB_FORMAT = b"sensorkit iobeam emulator 1"
+_DB_FORMAT = b"sensorkit iobeam emulator 1"  # meta 'format': how files were told apart before APPLICATION_ID
+APPLICATION_ID = 0x534B4945  # "SKIE" in the SQLite header: this file is a sensorkit iobeam emulator's database
+SCHEMA_VERSION = 1  # PRAGMA user_version
+_WHAT = "an iobeam emulator's database"
 
 
 class StoredPoint(NamedTuple):
@@ -44,6 +48,17 @@ def _random_id(length: int) -> str:
     return "".join(secrets.choice(_ALPHANUMERIC) for _ in range(length))
 
 
+def _is_ours(db: sqlite3.Connection, tables: set[str]) -> bool:
+    """A database an earlier sensorkit made, before it set APPLICATION_ID: its tables and its meta 'format'."""
+    if not {"meta", "devices", "points"} <= tables:
+        return False
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+    except sqlite3.Error:
+        return False  # a table called meta that is not ours
+    return row is not None and row[0] == _DB_FORMAT
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS devices (
@@ -55,46 +70,68 @@ CREATE TABLE IF NOT EXISTS points (
     value NOT NULL, PRIMARY KEY (project_id, device_id, series, time_us)) WITHOUT ROWID;
 """
 
-_EXPORT_QUERY = """
-SELECT device_id, series, time_us, value FROM (
-    SELECT device_id, series, time_us, value,
-           ROW_NUMBER() OVER (PARTITION BY device_id, series ORDER BY time_us DESC) AS newest
-    FROM points
-    WHERE project_id = ? AND (? IS NULL OR device_id = ?) AND (? IS NULL OR series = ?) AND time_us BETWEEN ? AND ?)
-WHERE newest <= ? ORDER BY device_id, series, time_us
+# Exports read one (device, series) at a time, each a search of the primary key that stops after the
+# newest points asked for: one query for every device and series (`device_id = ? OR ? IS NULL`) would
+# make SQLite scan every point of the project under the store's lock on every export.
+_DEVICE_IDS = "SELECT device_id FROM devices WHERE project_id = ? ORDER BY device_id"
+# SQLite has no loose index scan for DISTINCT: each step jumps to the next series name in the primary key,
+# so listing a device's series costs one index search per series instead of a scan of all its points.
+_SERIES_OF_DEVICE = """
+WITH RECURSIVE names(series) AS (
+    SELECT MIN(series) FROM points WHERE project_id = ?1 AND device_id = ?2
+    UNION ALL
+    SELECT (SELECT MIN(series) FROM points WHERE project_id = ?1 AND device_id = ?2 AND series > names.series)
+    FROM names WHERE names.series IS NOT NULL)
+SELECT series FROM names WHERE series IS NOT NULL
+"""
+_NEWEST_IN_RANGE = """
+SELECT time_us, value FROM points
+WHERE project_id = ? AND device_id = ? AND series = ? AND time_us BETWEEN ? AND ?
+ORDER BY time_us DESC LIMIT ?
 """
 
 
 class IobeamStore:
     """Devices, points and the signing secret in one SQLite database; one connection behind one lock."""
 
-    def __init__(self, path: str | None) -> None:
+    def __init__(self, path: str | None, *, trace: Callable[[str], None] | None = None) -> None:
+        """`trace`, for tests and debugging, is called with each SQL statement run, its values filled in."""
         self.path = path
         self._lock = threading.Lock()
         self._closed = False
         self._db = self._open(path)
+        if trace is not None:
+            self._db.set_trace_callback(trace)
 
     @staticmethod
     def _open(path: str | None) -> sqlite3.Connection:
-        db = sqlite3.connect(path or ":memory:", check_same_thread=False)
-        try:
-            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if tables and "meta" not in tables:
-                raise EmulatorError(f"{path}: holds other tables, not an iobeam emulator's; give a new file")
-            if path is not None:
-                db.execute("PRAGMA journal_mode = WAL")
+        """The connection to a database that is ours: refused (untouched) when the file is another's."""
+        if path is None:
+            db = sqlite3.connect(":memory:", check_same_thread=False)
             with db:
                 db.executescript(_SCHEMA)
                 db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (_DB_FORMAT,))
-            stored = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()[0]
-            if stored != _DB_FORMAT:
-                raise EmulatorError(f"{path}: a database of another program or version ({stored!r})")
-        except sqlite3.Error as exc:
-            db.close()
-            raise EmulatorError(f"{path}: cannot be used as the emulator's database: {exc}") from None
-        except EmulatorError:
-            db.close()
-            raise
+            return db
+        claimed = _dbfile.claim(path, application_id=APPLICATION_ID, user_version=SCHEMA_VERSION, what=_WHAT)
+        db = None
+        try:
+            db = sqlite3.connect(path, check_same_thread=False)
+            if not claimed.ours:  # reads only: nothing is written before this has passed
+                _dbfile.check_tables(db, path, what=_WHAT, adopt=_is_ours)
+            db.execute("PRAGMA journal_mode = WAL")
+            with db:
+                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")  # PRAGMAs take no parameters
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                db.executescript(_SCHEMA)
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (_DB_FORMAT,))
+        except (sqlite3.Error, EmulatorError) as exc:
+            if db is not None:
+                db.close()
+            if claimed.created:
+                _dbfile.remove_created(path)
+            if isinstance(exc, EmulatorError):
+                raise
+            raise DatabaseUnusable(path, f"cannot be used as {_WHAT}: {exc}") from None
         return db
 
     def close(self) -> None:
@@ -162,9 +199,18 @@ class IobeamStore:
 
     def points(self, project_id: int, device_id: str | None = None, series: str | None = None, *,
                from_us: int = 0, to_us: int = INT64_MAX, newest: int = INT64_MAX) -> list[StoredPoint]:
-        """Points in [from_us, to_us], at most `newest` per series, by device, series and time."""
-        args = (project_id, device_id, device_id, series, series, from_us, to_us, newest)
+        """Points in [from_us, to_us], at most `newest` per series, by device, series and time.
+
+        Every device of the project when `device_id` is None (points exist
+        only for registered devices: an import needs the registration).
+        """
+        found: list[StoredPoint] = []
         with self._locked() as db:
-            return [StoredPoint(*row) for row in db.execute(_EXPORT_QUERY, args)]
-
-
+            devices = [device_id] if device_id is not None else [r[0] for r in db.execute(_DEVICE_IDS, (project_id,))]
+            for device in devices:
+                names = [series] if series is not None else [
+                    r[0] for r in db.execute(_SERIES_OF_DEVICE, (project_id, device))]
+                for name in names:
+                    rows = db.execute(_NEWEST_IN_RANGE, (project_id, device, name, from_us, to_us, newest)).fetchall()
+                    found.extend(StoredPoint(device, name, t, v) for t, v in reversed(rows))
+        return found

@@ -1,275 +1,43 @@
-"""An iobeam client with the names of the original Python library.
-
-A program written for the old library moves over by changing one import line
-and, since the iobeam Cloud is gone, giving the base URL of a compatible
-server::
-
-    from sensorkit.uploaders import iobeam          # was: from iobeam import iobeam
-
-    client = iobeam.Iobeam(PATH, PROJECT_ID, PROJECT_TOKEN, backend="http://127.0.0.1:8080/v1/")
-    client.registerDevice()
-    client.addDataPoint("temperature", iobeam.DataPoint(21.5, timestamp=now_ms))
-    client.send()
-
-Every camelCase name is an alias of a snake_case one (`register_device`,
-`add_data_point`, ...), which new code should use. The wire protocol is the
-one in shared/protocols/iobeam.md: table-format imports of at most 1000
-points, µs on the wire, the token refreshed a day before it expires and once
-more when the server answers 401/403.
-
-Errors::
-
-    IobeamError (an UploadError)
-    ├── IobeamUnavailable (also TransientUploadError)  no answer, 5xx, 429: try again later
-    ├── IobeamAuthError   (also TransientUploadError)  the token was refused even after a refresh
-    ├── IobeamRefused     (also PermanentUploadError)  the server refused the request itself (4xx)
-    │   └── DuplicateIdError                            the device id is registered already (code 150)
-    └── (bad names, ids and values raise ValueError before anything is sent)
-
-An auth failure counts as transient for delivery: the readings are fine, the
-token is not, and they must wait (not be discarded) until it is fixed.
-"""
+"""`Iobeam`: a client for one project and (once registered) one device, with the seed library's names."""
 from __future__ import annotations
 
 import logging
-import math
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import Any, Callable
 
 from sensorkit import tokens
-from sensorkit.errors import PermanentUploadError, TransientUploadError, UploadError
 from sensorkit.uploaders import http
-from sensorkit.uploaders.settings import IOBEAM_DEVICE_ID_RE, IOBEAM_RESERVED_SERIES, check_base_url
+from sensorkit.uploaders.iobeam.data import (
+    DEVICE_ID_RE,
+    MAX_POINTS_PER_REQUEST,
+    DataPoint,
+    DataSeries,
+    DataStore,
+    Number,
+    Table,
+    check_device_id,
+    check_series_name,
+    tables,
+    tables_from_series,
+)
+from sensorkit.uploaders.iobeam.errors import (
+    DuplicateIdError,
+    IobeamAuthError,
+    IobeamError,
+    IobeamUnavailable,
+    error_for,
+)
+from sensorkit.uploaders.settings import check_base_url, clean_token, cleartext_warning
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.iobeam.com/v1/"
 DEVICE_ID_FILE = "iobeam_device_id"
-DEVICE_ID_RE = IOBEAM_DEVICE_ID_RE
-RESERVED_SERIES = IOBEAM_RESERVED_SERIES
-MAX_POINTS_PER_REQUEST = 1000
 REFRESH_MARGIN_S = 86400.0  # a token counts as expired one day before its exp
-CODE_DUPLICATE_ID = 150
-CODE_DUPLICATE_NAME = 151
-
-Number = Union[int, float]
-
-
-# --------------------------------------------------------------------------- errors
-
-
-class IobeamError(UploadError):
-    """A call to iobeam failed; `status`, `code` and `server_message` say how (None when unknown)."""
-
-    def __init__(self, message: str, *, status: int | None = None, code: int | None = None,
-                 server_message: str | None = None, retry_after_s: float | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.server_message = server_message
-        self.retry_after_s = retry_after_s
-
-
-class IobeamUnavailable(IobeamError, TransientUploadError):
-    """No answer, a server error or a rate limit: the same request may succeed later."""
-
-
-class IobeamAuthError(IobeamError, TransientUploadError):
-    """The project token was refused, even after trying to refresh it."""
-
-
-class IobeamRefused(IobeamError, PermanentUploadError):
-    """The server refused the request itself; sending it again will not help."""
-
-
-class DuplicateIdError(IobeamRefused):
-    """The device id asked for is already registered in the project (error code 150)."""
-
-
-# --------------------------------------------------------------------------- names and values
-
-
-def check_device_id(device_id: Any) -> str:
-    if not isinstance(device_id, str) or not DEVICE_ID_RE.match(device_id):
-        raise ValueError(f"device id {device_id!r} is not valid: use letters, digits, '_', ':' or '-'")
-    return device_id
-
-
-def check_series_name(name: Any) -> str:
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"series name {name!r} is not valid: it must be a non-empty string")
-    if name.lower() in RESERVED_SERIES:
-        raise ValueError(f"series name {name!r} is reserved by iobeam (time, time_offset and all, in any case); "
-                         "choose another")
-    return name
-
-
-def _check_value(value: Any) -> Number:
-    if isinstance(value, bool):
-        return int(value)  # JSON true is not a number; iobeam stores 0/1
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"value {value} cannot be sent: iobeam takes finite numbers only")
-        return value
-    raise ValueError(f"value {value!r} is not a number (int or float)")
-
-
-def _check_timestamp_ms(timestamp: Any) -> int:
-    if isinstance(timestamp, bool) or not isinstance(timestamp, int) or timestamp < 0:
-        raise ValueError(f"timestamp {timestamp!r} must be an int of ms since the epoch")
-    return timestamp
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-# --------------------------------------------------------------------------- data
-
-
-@dataclass(frozen=True)
-class DataPoint:
-    """One value at one time (ms since the epoch; now when not given)."""
-
-    value: Number
-    timestamp: int = field(default_factory=_now_ms)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "value", _check_value(self.value))
-        if self.timestamp is None:
-            object.__setattr__(self, "timestamp", _now_ms())
-        _check_timestamp_ms(self.timestamp)
-
-    def getValue(self) -> Number:  # noqa: N802 - the seed library's name
-        return self.value
-
-    def getTimestamp(self) -> int:  # noqa: N802
-        return self.timestamp
-
-
-class DataSeries:
-    """A named collection of DataPoints."""
-
-    def __init__(self, name: str, points: Iterable[DataPoint] | None = None) -> None:
-        self.name = check_series_name(name)
-        self.points = list(points or [])
-        for point in self.points:
-            if not isinstance(point, DataPoint):
-                raise ValueError(f"series '{name}': {point!r} is not a DataPoint")
-
-    def __len__(self) -> int:
-        return len(self.points)
-
-    def getName(self) -> str:  # noqa: N802
-        return self.name
-
-    def getPoints(self) -> list[DataPoint]:  # noqa: N802
-        return list(self.points)
-
-
-class DataStore:
-    """Rows of values for fixed columns: `add(timestamp_ms, {column: value})`.
-
-    A column missing from a row is sent as null.
-    """
-
-    def __init__(self, columns: Sequence[str]) -> None:
-        if isinstance(columns, str) or not columns:
-            raise ValueError("a DataStore needs a list of one or more column names")
-        self.columns = tuple(check_series_name(c) for c in columns)
-        if len({c.lower() for c in self.columns}) != len(self.columns):
-            raise ValueError(f"column names must be unique: {list(self.columns)}")
-        self._rows: dict[int, dict[str, Number]] = {}
-        self._lock = threading.Lock()
-
-    def add(self, timestamp: int, values: Mapping[str, Any]) -> None:
-        """Add a row; a second row at the same timestamp updates the first."""
-        _check_timestamp_ms(timestamp)
-        if not values:
-            raise ValueError("a row needs at least one value")
-        unknown = [k for k in values if k not in self.columns]
-        if unknown:
-            raise ValueError(f"{unknown} are not columns of this DataStore {list(self.columns)}")
-        checked = {k: _check_value(v) for k, v in values.items()}
-        with self._lock:
-            self._rows.setdefault(timestamp, {}).update(checked)
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def rows(self) -> list[tuple[int, dict[str, Number]]]:
-        with self._lock:
-            return sorted((t, dict(v)) for t, v in self._rows.items())
-
-    def _take(self) -> list[tuple[int, dict[str, Number]]]:
-        with self._lock:
-            rows = sorted(self._rows.items())
-            self._rows = {}
-        return rows
-
-
-@dataclass(frozen=True)
-class Table:
-    """One import request's worth of data: columns and rows of (timestamp_ms, values)."""
-
-    columns: tuple[str, ...]
-    rows: tuple[tuple[int, tuple[Number | None, ...]], ...]
-
-    def body(self, project_id: int, device_id: str) -> dict[str, Any]:
-        return {
-            "project_id": project_id,
-            "device_id": device_id,
-            "timefmt": "usec",
-            "sources": {
-                "fields": ["time", *self.columns],
-                "data": [[t * 1000, *values] for t, values in self.rows],
-            },
-        }
-
-    @property
-    def points(self) -> int:
-        return sum(v is not None for _, values in self.rows for v in values)
-
-
-def tables(columns: Sequence[str], rows: Sequence[tuple[int, Mapping[str, Number]]]) -> list[Table]:
-    """Split rows into tables of at most MAX_POINTS_PER_REQUEST cells (rows = 1000 // columns)."""
-    columns = tuple(columns)
-    if len(columns) > MAX_POINTS_PER_REQUEST:
-        raise ValueError(f"{len(columns)} columns cannot fit one import of {MAX_POINTS_PER_REQUEST} points")
-    per_request = MAX_POINTS_PER_REQUEST // len(columns)
-    out = []
-    for start in range(0, len(rows), per_request):
-        chunk = rows[start:start + per_request]
-        out.append(Table(columns, tuple((t, tuple(v.get(c) for c in columns)) for t, v in chunk)))
-    return out
-
-
-def tables_from_series(series: Mapping[str, Mapping[int, Number]]) -> list[Table]:
-    """Tables for named series of {timestamp_ms: value}.
-
-    Series with exactly the same timestamps (temperature and humidity from one
-    measurement) share a table, so nothing is padded with nulls; others get a
-    table each.
-    """
-    groups: dict[tuple[int, ...], list[str]] = {}
-    for name, points in series.items():
-        if points:
-            groups.setdefault(tuple(sorted(points)), []).append(name)
-    out: list[Table] = []
-    for times, names in groups.items():
-        rows = [(t, {n: series[n][t] for n in names}) for t in times]
-        out.extend(tables(names, rows))
-    return out
-
-
-# --------------------------------------------------------------------------- the client
 
 
 class Iobeam:
@@ -278,7 +46,9 @@ class Iobeam:
     `path` is a directory where the device id is kept in `iobeam_device_id`
     (None: not kept). `backend` is the base URL of the API, with or without
     its `/v1/` (default the iobeam Cloud's). `on_token` is called with each
-    refreshed token so a caller can keep it.
+    refreshed token so a caller can keep it. Quotes around the token and a
+    leading `Bearer ` (paste mistakes) are removed; that, and a plain http://
+    URL to another machine, is logged as a warning unless `warn` is False.
     """
 
     def __init__(
@@ -294,15 +64,22 @@ class Iobeam:
         timeout_s: tuple[float, float] = http.DEFAULT_TIMEOUT_S,
         clock: Any = None,
         on_token: Callable[[str], None] | None = None,
+        warn: bool = True,
     ) -> None:
         if isinstance(project_id, bool) or not isinstance(project_id, int) or project_id <= 0:
             raise ValueError(f"project_id must be a positive integer, not {project_id!r}")
         if not isinstance(project_token, str) or not project_token.strip():
             raise ValueError("project_token must be a non-empty string (the token from your project settings)")
         self.project_id = project_id
-        self._token = project_token.strip()
+        self._token, notes = clean_token(project_token)
+        if not self._token:
+            raise ValueError("project_token holds only quotes or 'Bearer ': give the token from your project settings")
         self._path = Path(path) if path is not None else None
         self.base_url = api_base_url(backend or DEFAULT_BASE_URL)
+        cleartext = cleartext_warning(self.base_url)
+        if warn:  # the uploader turns these off: the config loader reports the same from its settings
+            for note in notes + ([cleartext] if cleartext else []):
+                log.warning("iobeam client: %s", note)
         self._session = session or http.session_for(self.base_url)
         self._timeout_s = timeout_s
         self._clock = clock
@@ -525,7 +302,7 @@ class Iobeam:
         except http.ServerUnreachable as exc:
             raise IobeamUnavailable(f"iobeam: {exc}") from None
         except http.HTTPError as exc:
-            raise _error_for(exc, method, path) from None
+            raise error_for(exc, method, path) from None
 
 
     # The seed library's camelCase names, kept so old programs run unchanged.
@@ -541,22 +318,6 @@ class Iobeam:
     addDataStore = add_data_store  # noqa: N815
     createDataStore = create_data_store  # noqa: N815
     getTimestamp = get_timestamp  # noqa: N815
-
-
-def _error_for(exc: http.HTTPError, method: str, path: str) -> IobeamError:
-    what = f"iobeam {method} /v1/{path.split('?')[0]} answered {exc.status}: {exc.message}"
-    kwargs = {"status": exc.status, "code": exc.code, "server_message": exc.message,
-              "retry_after_s": exc.retry_after_s}
-    if exc.status in (401, 403):
-        return IobeamAuthError(what, **kwargs)
-    if exc.code == CODE_DUPLICATE_ID:
-        return DuplicateIdError(what + " — that device id is taken; choose another or adopt it with "
-                                "register_or_set_id()", **kwargs)
-    if exc.status == 429 or exc.status >= 500 or exc.status in (408, 409):
-        return IobeamUnavailable(what, **kwargs)
-    if 400 <= exc.status < 500:
-        return IobeamRefused(what, **kwargs)
-    return IobeamUnavailable(what, **kwargs)  # a 2xx that is not JSON, 3xx, ...
 
 
 def api_base_url(url: str) -> str:
