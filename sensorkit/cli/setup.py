@@ -154,23 +154,26 @@ def _print_uploaders(config: Any, verbose: int = 0) -> None:
 def cmd_register(args: argparse.Namespace) -> int:
     from sensorkit.errors import UploadError
     from sensorkit.uploaders import build_uploader
+    from sensorkit.uploaders.iobeam_uploader import KNOWN, REGISTERED, REGISTERED_AGAIN
 
     config = load(args, allow_demo=False, need_inputs=False)
+    print_warnings(config)
     settings = config.uploader("iobeam")
     if settings is None:
         raise BadInput(f"{config.source} has no [uploader.iobeam] table — add one with project_id and token "
                        "(README: 'Sending readings to iobeam')")
     state_dir = prepare_state_dir(args.state_dir or default_state_dir())
     uploader: Any = build_uploader(settings, state_dir)
-    before = uploader.client.get_device_id()
     try:
-        device_id = uploader.ensure_device()
+        device_id, outcome = uploader.check_device()  # asks the server, even for a stored id
     except UploadError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     kept = os.path.join(state_dir, "iobeam_device_id")
-    if device_id == before:
-        print(f"{device_id}\n(already registered with {uploader.base_url}; kept in {kept})")
-    else:
-        print(f"{device_id}\n(registered with {uploader.base_url}; kept in {kept})")
+    told = {
+        REGISTERED: f"registered with {uploader.base_url}",
+        KNOWN: f"already registered with {uploader.base_url}, which knows it",
+        REGISTERED_AGAIN: f"{uploader.base_url} did not know it any more: registered it again",
+    }[outcome]
+    print(f"{device_id}\n({told}; kept in {kept})")
     return EXIT_OK

@@ -12,7 +12,7 @@ from sensorkit.config.model import DEVICE_KEYS, TOP_LEVEL, Config, DeviceConfig,
 from sensorkit.config.sensors import SensorChecks
 from sensorkit.config.text import suggest, type_name
 from sensorkit.durations import format_duration
-from sensorkit.uploaders.settings import ENV, OUTBOX_KEYS, SECRET, UPLOADERS, Key, UploaderConfig, coerce
+from sensorkit.uploaders.settings import ENV, OUTBOX_KEYS, UPLOADERS, Key, UploaderConfig, coerce
 
 
 class Checker(SensorChecks):
@@ -47,8 +47,10 @@ class Checker(SensorChecks):
         uploaders = self.check_uploaders(data.get("uploader", {}))
         self.check_series_rules(sensors, uploaders)
         outbox = self.check_keys(("outbox",), "[outbox]", OUTBOX_KEYS, data.get("outbox", {}))
+        warnings = tuple(f"{self.source}:{line}: {message}" if line else f"{self.source}: {message}"
+                         for uploader in uploaders if uploader.enabled for line, message in uploader.warnings())
         return Config(source=self.source, device=device, sensors=tuple(sensors), uploaders=tuple(uploaders),
-                      outbox=outbox)
+                      outbox=outbox, warnings=warnings)
 
     def check_keys(self, path: tuple[str, ...], label: str, keys: tuple[Key, ...], raw: Any) -> dict[str, Any]:
         """Defaults overlaid with the checked values of a table of settings."""
@@ -66,9 +68,10 @@ class Checker(SensorChecks):
             try:
                 values[key] = coerce(key_spec, value)
             except ValueError as exc:
-                shown = "a secret" if key_spec.kind == SECRET else type_name(value)
+                # A secret, or a token pasted where a variable name belongs, is never shown back.
+                shown = "" if key_spec.hides_value else f", got {type_name(value)}"
                 hint = f" ({key_spec.help})" if key_spec.help else ""
-                self.problem((*path, key), f"{label} key '{key}'", f"{exc}, got {shown}{hint}")
+                self.problem((*path, key), f"{label} key '{key}'", f"{exc}{shown}{hint}")
         return values
 
     # ------------------------------------------------------------------ [device]

@@ -266,7 +266,7 @@ def test_register_with_a_stored_id_the_server_forgot_registers_it_again(tmp_path
         config = iobeam_config(tmp_path, forgetful.url, forgetful.project_id)
         again = sensorkit("register", "-c", str(config), cwd=tmp_path, env_extra={"IOBEAM_TOKEN": forgetful.token})
         assert again.returncode == 0, again.stderr
-        assert again.stdout.splitlines()[0] == device_id and "registered again" in again.stdout
+        assert again.stdout.splitlines()[0] == device_id and "registered it again" in again.stdout
         assert [d["device_id"] for d in forgetful.export()["result"]] == [device_id]
     finally:
         forgetful.stop()

@@ -317,3 +317,23 @@ def test_first_hour_help_shows_verbose_in_both_places(tmp_path: Path) -> None:
     top = sensorkit("--help", cwd=tmp_path).stdout
     sub = sensorkit("run", "--help", cwd=tmp_path).stdout
     assert "-v, --verbose" in top and "-v, --verbose" in sub
+
+
+@pytest.mark.parametrize("token", ["eyJhbGciOiJIUzI1NiJ9.eyJwaWQiOjF9.k7HqZ2x9Lm3Pq8RtW4vNc1Bd",
+                                   "k7HqZ2x9Lm3Pq8RtW4vNc1Bd"])
+def test_first_hour_token_pasted_into_token_env_is_not_printed(tmp_path: Path, token: str) -> None:
+    config = write(tmp_path / "c.toml", BOARD + SENSOR + f'[uploader.iobeam]\nproject_id = 1\ntoken_env = "{token}"\n')
+    result = sensorkit("validate", "-c", str(config), cwd=tmp_path)
+    assert_bad_input(result, "token_env", "does not look like the name")
+    shown = result.stdout + result.stderr
+    assert not [token[i:i + 4] for i in range(len(token) - 3) if token[i:i + 4] in shown], shown
+
+
+def test_first_hour_clear_text_token_to_another_machine_is_warned_about(tmp_path: Path) -> None:
+    text = BOARD + SENSOR + '[uploader.iobeam]\nproject_id = 1\ntoken_env = "T"\nbase_url = "http://{}/v1/"\n'
+    far = write(tmp_path / "far.toml", text.format("iobeam.example.org"))
+    near = write(tmp_path / "near.toml", text.format("127.0.0.1:8080"))
+    warned = sensorkit("validate", "-c", str(far), cwd=tmp_path, env_extra={"T": "a.b.c"})
+    assert warned.returncode == 0 and "clear text" in warned.stderr and f"{far}:10" in warned.stderr
+    quiet = sensorkit("validate", "-c", str(near), cwd=tmp_path, env_extra={"T": "a.b.c"})
+    assert quiet.returncode == 0 and "clear text" not in quiet.stderr
