@@ -10,6 +10,10 @@ Rows:
                                sampled through the whole stack (config -> board ->
                                driver -> twin -> sampler), 100 s each (10 s with
                                --quick): 10 sensors at 10 Hz, 50 and 100 at 1 Hz
+  timer floor p50/p99          one thread waiting for a 100 Hz grid and nothing else, ms
+                               late: what this machine's scheduler costs any sampler
+                               (when its p99 is above the jitter target, the machine
+                               is too busy for the jitter rows to mean much)
   sampler drift                after 10,000 samples of the 10 x 10 Hz run: the
                                largest difference, over the sensors, between the
                                wall-clock span of a sensor's samples and its grid span, ms
@@ -146,6 +150,17 @@ def jitter_run(text: str) -> tuple[int, float]:
         return int(sensors), float(rate)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected SENSORSxHZ like 100x1, got {text!r}") from None
+
+
+def bench_timer_floor(duration_s: float, rate_hz: float = 100.0) -> dict[str, Any]:
+    event = threading.Event()
+    late_ms = []
+    start = time.monotonic()
+    for n in range(1, int(duration_s * rate_hz) + 1):
+        due = start + n / rate_hz
+        event.wait(max(0.0, due - time.monotonic()))
+        late_ms.append((time.monotonic() - due) * 1000)
+    return {"p50_ms": statistics.median(late_ms), "p99_ms": _percentile(late_ms, 0.99), "max_ms": max(late_ms)}
 
 
 def bench_samplers(quick: bool, runs: list[tuple[int, float]] | None = None) -> list[dict[str, Any]]:
@@ -513,6 +528,12 @@ base_url = "{server.url}/v1/"
 
 def rows_of(results: dict[str, Any]) -> list[tuple[str, float, str, str | None, bool | None]]:
     rows: list[tuple[str, float, str, str | None, bool | None]] = []
+    if "timer_floor" in results:
+        f = results["timer_floor"]
+        rows += [
+            ("timer floor p50 (a bare 100 Hz wait)", f["p50_ms"], "ms", None, None),
+            ("  timer floor p99", f["p99_ms"], "ms", None, None),
+        ]
     for s in results.get("sampler", []):
         p99, target = s["jitter_p99_ms"], JITTER_P99_TARGET_MS
         rows += [
@@ -597,6 +618,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
     }
     if args.only in (None, "sampler"):
+        results["timer_floor"] = bench_timer_floor(10.0)
         results["sampler"] = bench_samplers(args.quick, args.jitter)
     if args.only in (None, "startup"):
         results["startup"] = bench_startup(10 if args.quick else 30)

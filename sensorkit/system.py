@@ -193,17 +193,10 @@ class System:
 
 
 def _phases(sensors: Sequence[ResolvedSensor]) -> dict[str, float]:
-    """Spread the sensors of one bus over their shortest interval, so they rarely wait for each other."""
-    by_bus: dict[int, list[ResolvedSensor]] = {}
-    for sensor in sensors:
-        if sensor.bus is not None:
-            by_bus.setdefault(sensor.bus, []).append(sensor)
-    phases: dict[str, float] = {}
-    for group in by_bus.values():
-        shortest = min(s.config.interval_s for s in group)
-        for index, sensor in enumerate(group):
-            phases[sensor.name] = index * shortest / len(group)
-    return phases
+    """Spread every sensor over the device and the sensors of one bus over their shortest interval."""
+    from sensorkit.phases import Planned, plan_phases
+
+    return plan_phases([Planned(s.name, s.config.interval_s, s.bus) for s in sensors])
 
 
 def build_system(
