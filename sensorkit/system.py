@@ -5,11 +5,12 @@ and prints; tests build systems here directly.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,11 +73,40 @@ def choose_board(config: Config, board: str | None = None, *, simulate: bool = F
     return apply_device_overrides(config, profile)
 
 
+# A read timeout's margin over the longest conversion: room for the bus transactions, a driver's
+# retry within its read and a busy Pi Zero's scheduling, while a hung read still shows within seconds.
+READ_TIMEOUT_MARGIN_S = 2.0
+
+
+def read_timeout_s(sensor: Any) -> float:
+    """How long one read of `sensor` may take: its `timeout`, else its longest conversion plus a margin."""
+    configured = getattr(sensor, "timeout_s", None)  # the [[sensor]] key `timeout`, where the config has it
+    if configured is not None:
+        return float(configured)
+    return sensor.spec.conversion_s(dict(sensor.options)) + READ_TIMEOUT_MARGIN_S
+
+
+class _Remembering:
+    """A driver class that remembers how it was called, so a driver can be made again alike."""
+
+    def __init__(self, cls: Any) -> None:
+        self._cls = cls
+        self._call: Any = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        driver = self._cls(*args, **kwargs)
+        self._call = functools.partial(self._cls, *args, **kwargs)
+        return driver
+
+    def again(self) -> Any:
+        return self._call()
+
+
 @dataclass
 class SensorHandle:
     resolved: ResolvedSensor
-    driver: Any
-    sampled: SampledSensor
+    driver: Any  # the driver in use: after an abandoned read the sampler has it re-created
+    sampled: SampledSensor = field(init=False)
 
     @property
     def name(self) -> str:
@@ -123,12 +153,7 @@ class System:
 
     def close(self) -> None:
         for handle in self.sensors:
-            close = getattr(handle.driver, "close", None)
-            if close is not None:
-                try:
-                    close()
-                except Exception:  # noqa: BLE001 - closing must go on for the others
-                    log.debug("closing sensor '%s' failed", handle.name, exc_info=True)
+            _close_driver(handle)
         self.transports.close()
 
     def __enter__(self) -> System:
@@ -157,7 +182,7 @@ class System:
                 options=options,
                 fault=sensor.simulate_fault,
             )
-        cls = spec.load_class()
+        cls = _Remembering(spec.load_class())
         try:
             if spec.transport == "i2c":
                 assert resolved.bus is not None
@@ -174,13 +199,18 @@ class System:
             raise ConfigError(f"{self.config.source}{line}: [[sensor]] '{sensor.name}': {exc}") from None
 
         transports = self.transports
+        handle = SensorHandle(resolved, driver)
 
         def read() -> Any:
             transports.prepare(sensor.name)
-            return driver.read()
+            return handle.driver.read()
+
+        def recreate() -> None:
+            _close_driver(handle)
+            handle.driver = cls.again()
 
         series = {q: (name, QUANTITIES.get(q, "")) for q, name in sensor.series.items()}
-        sampled = SampledSensor(
+        handle.sampled = SampledSensor(
             name=sensor.name,
             read=read,
             interval_s=sensor.interval_s,
@@ -188,8 +218,19 @@ class System:
             lock=lock,
             lock_name=lock_name,
             phase_s=phase_s,
+            timeout_s=read_timeout_s(sensor),
+            recreate=recreate,
         )
-        self.sensors.append(SensorHandle(resolved, driver, sampled))
+        self.sensors.append(handle)
+
+
+def _close_driver(handle: SensorHandle) -> None:
+    close = getattr(handle.driver, "close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception:  # noqa: BLE001 - closing must go on (for the others, or to make it anew)
+            log.debug("closing sensor '%s' failed", handle.name, exc_info=True)
 
 
 def _phases(sensors: Sequence[ResolvedSensor]) -> dict[str, float]:
