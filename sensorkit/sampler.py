@@ -211,7 +211,9 @@ class Sampler:
             self.start()
         now = self._clock.monotonic()
         for state in self._states:
-            if self._threaded and state.sensor.timeout_s is not None:
+            # Abandoning first frees a slot that falls due just as a read runs late. The first look is
+            # without the lock (cheap, on the path of every trigger): a read not under way cannot be late.
+            if self._threaded and state.started is not None and state.sensor.timeout_s is not None:
                 self._abandon_if_late(state, now)
             if now < state.due:
                 continue
@@ -239,10 +241,10 @@ class Sampler:
         """The monotonic time of the next slot or of the next read timeout, whichever is sooner."""
         soonest = min(s.due for s in self._states)
         if self._threaded:
-            with self._lock:
-                for state in self._states:
-                    if state.started is not None and state.sensor.timeout_s is not None:
-                        soonest = min(soonest, state.started + state.sensor.timeout_s)
+            for state in self._states:
+                started, timeout_s = state.started, state.sensor.timeout_s
+                if started is not None and timeout_s is not None:
+                    soonest = min(soonest, started + timeout_s)
         return soonest
 
     def _abandon_if_late(self, state: _State, now: float) -> None:

@@ -258,3 +258,27 @@ def test_sampler_without_a_timeout_waits_for_a_slow_read(fake_clock: FakeClock) 
     finally:
         rig.release.set()
         assert sampler.stop(timeout_s=WAIT_S) == []
+
+
+def test_sampler_gives_a_slot_due_as_a_read_is_abandoned_to_the_new_worker(fake_clock: FakeClock) -> None:
+    """A timeout longer than the interval: slot 1 is skipped while the read runs, slot 2 (due with the
+    timeout) is read by the new worker rather than skipped too."""
+    rig = Rig(interval_s=1.0, timeout_s=2.0)
+    sink = Collector()
+    start_ms = fake_clock.time_ms()
+    sampler = Sampler([rig.sampled], sink, clock=fake_clock)
+    rig.hang.set()
+    try:
+        sampler.start()
+        sampler.poll()
+        wait_until(lambda: rig.entered == 1, "the hung read")
+        rig.hang.clear()
+        fake_clock.advance(1.0)
+        sampler.poll()  # slot 1: still busy, skipped
+        fake_clock.advance(1.0)
+        sampler.poll()  # 2 s: abandoned, and slot 2 taken
+        assert sink.queue.get(timeout=WAIT_S).timestamp_ms == start_ms + 2000
+        assert status(sampler).overruns == 1 and status(sampler).abandoned == 1
+    finally:
+        rig.release.set()
+        assert sampler.stop(timeout_s=WAIT_S) == []
