@@ -122,6 +122,7 @@ class _State:
         self.hung: list[threading.Thread] = []  # workers of abandoned reads, while they still run
 
     def still_hung(self) -> int:
+        """How many abandoned reads still run (the caller holds the sampler's lock)."""
         self.hung = [t for t in self.hung if t.is_alive()]
         return len(self.hung)
 
@@ -183,7 +184,9 @@ class Sampler:
         for state in self._states:
             if state.thread is not None:
                 state.thread.join(timeout_s)
-                if state.thread.is_alive() or state.still_hung():
+                with self._lock:
+                    hung = state.still_hung()
+                if state.thread.is_alive() or hung:
                     stuck.append(state.sensor.name)
         return stuck
 
@@ -267,8 +270,8 @@ class Sampler:
             error = (f"ReadTimeout: no answer within {sensor.timeout_s:g} s; "
                      f"the read was abandoned{then}")
             state.last_error = error
-        assert state.thread is not None
-        state.hung.append(state.thread)
+            assert state.thread is not None
+            state.hung.append(state.thread)
         log.debug("sensor '%s': read abandoned after %.3f s", sensor.name, late_s)
         self._start_worker(state)
         self._report_failure(state, error, failures)
@@ -307,9 +310,10 @@ class Sampler:
         error: str | None = None
         failures = 0
         try:
-            if state.still_hung() >= MAX_HUNG_READS:
-                raise ReadTimeout(f"{len(state.hung)} abandoned reads have not returned yet; "
-                                  "no new read until one does")
+            with self._lock:
+                hung = state.still_hung()
+            if hung >= MAX_HUNG_READS:
+                raise ReadTimeout(f"{hung} abandoned reads have not returned yet; no new read until one does")
             lock = sensor.lock
             if lock is not None:
                 self._acquire(sensor, lock)
