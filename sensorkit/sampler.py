@@ -9,6 +9,20 @@ Scheduling rules:
   slot, that slot is skipped and counted (`overruns`), never queued.
 * Sensors that share a bus share a lock, so their readings never interleave.
   A sensor that cannot get the bus within one interval fails that slot.
+* A read that takes longer than the sensor's `timeout_s` is abandoned: its
+  worker is left to finish (or not) on its own and is never joined, a fresh
+  worker takes the sensor's next slot on the grid, the failure is reported
+  like any other, and the driver is closed and re-created (`recreate`) just
+  before the next read. At most `MAX_HUNG_READS` abandoned reads of one
+  sensor may still be running; beyond that its slots fail without starting
+  another, so a driver that hangs for good cannot pile up threads.
+* An abandoned read keeps its bus lock until it returns, so sensors on one
+  bus still never read at once. Meanwhile the other sensors of that bus (and
+  the sensor itself) fail their slots at once with `BusBusy` naming the hung
+  sensor, back off like any failing sensor, and read again as soon as the
+  hung read returns. A read that never returns keeps its bus for good: only
+  a restart (or a power cycle of the sensor) frees it. Timeouts need the
+  threaded sampler; inline (`threaded=False`) reads run to the end.
 * A failing sensor backs off exponentially (1, 2, 4 ... intervals, capped at
   `max_backoff_s`), always landing on its own grid, is reported, and never
   stops the run.
@@ -34,8 +48,15 @@ Sink = Callable[[list[Reading]], None]
 TriggerHook = Callable[[str, float, float, int], None]  # name, due, actual (monotonic), wall ms
 
 
+MAX_HUNG_READS = 3  # abandoned reads of one sensor that may still be running
+
+
 class BusBusy(Exception):
-    """The bus stayed taken by another sensor for a whole interval."""
+    """The bus stayed taken by another sensor for a whole interval, or by a read that was abandoned."""
+
+
+class ReadTimeout(Exception):
+    """A read took longer than its sensor's timeout and was abandoned."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +70,8 @@ class SampledSensor:
     lock: Any | None = None  # a threading.Lock shared by the sensors of one bus
     lock_name: str = ""
     phase_s: float = 0.0
+    timeout_s: float | None = None  # a read running longer is abandoned; None: reads may take forever
+    recreate: Callable[[], None] | None = None  # closes the driver and makes it anew, after an abandoned read
 
 
 def to_readings(sensor: SampledSensor, values: Mapping[str, Value], timestamp_ms: int) -> list[Reading]:
@@ -72,6 +95,8 @@ class SensorStatus:
     last_error: str | None
     last_ok_ms: int | None
     next_due_in_s: float
+    abandoned: int = 0  # reads abandoned past their timeout, so far
+    hung: int = 0  # of those, the ones still running
 
 
 class _State:
@@ -89,6 +114,17 @@ class _State:
         self.last_taken_ms: int | None = None  # the timestamp of the last measurement begun
         self.queue: queue.SimpleQueue[float | None] = queue.SimpleQueue()
         self.thread: threading.Thread | None = None
+        # A worker serves one generation; abandoning its read starts the next.
+        self.generation = 0
+        self.started: float | None = None  # monotonic start of the read under way, None between reads
+        self.recreate_pending = False
+        self.abandoned = 0
+        self.hung: list[threading.Thread] = []  # workers of abandoned reads, while they still run
+
+    def still_hung(self) -> int:
+        """How many abandoned reads still run (the caller holds the sampler's lock)."""
+        self.hung = [t for t in self.hung if t.is_alive()]
+        return len(self.hung)
 
 
 class Sampler:
@@ -115,6 +151,7 @@ class Sampler:
         self._on_trigger = on_trigger
         self._states = [_State(s) for s in sensors]
         self._lock = threading.Lock()
+        self._holders: dict[int, tuple[_State, int]] = {}  # id(bus lock) -> (state, generation) holding it
         self._start: float | None = None
         self._stopping = False
 
@@ -127,10 +164,16 @@ class Sampler:
         for state in self._states:
             state.due = self._due(state, 0)
             if self._threaded:
-                state.thread = threading.Thread(
-                    target=self._worker, args=(state,), name=f"sensor-{state.sensor.name}", daemon=True
-                )
-                state.thread.start()
+                self._start_worker(state)
+
+    def _start_worker(self, state: _State) -> None:
+        """A worker for the state's current generation, with a slot queue of its own."""
+        state.queue = queue.SimpleQueue()
+        state.thread = threading.Thread(
+            target=self._worker, args=(state, state.generation, state.queue),
+            name=f"sensor-{state.sensor.name}", daemon=True,
+        )
+        state.thread.start()
 
     def stop(self, timeout_s: float = 2.0) -> list[str]:
         """Stop the workers; returns the names of sensors still stuck in a read."""
@@ -141,7 +184,9 @@ class Sampler:
         for state in self._states:
             if state.thread is not None:
                 state.thread.join(timeout_s)
-                if state.thread.is_alive():
+                with self._lock:
+                    hung = state.still_hung()
+                if state.thread.is_alive() or hung:
                     stuck.append(state.sensor.name)
         return stuck
 
@@ -169,6 +214,10 @@ class Sampler:
             self.start()
         now = self._clock.monotonic()
         for state in self._states:
+            # Abandoning first frees a slot that falls due just as a read runs late. The first look is
+            # without the lock (cheap, on the path of every trigger): a read not under way cannot be late.
+            if self._threaded and state.started is not None and state.sensor.timeout_s is not None:
+                self._abandon_if_late(state, now)
             if now < state.due:
                 continue
             with self._lock:
@@ -188,8 +237,44 @@ class Sampler:
             if self._threaded:
                 state.queue.put(due)
             else:
-                self._measure(state, due)
-        return max(0.0, min(s.due for s in self._states) - self._clock.monotonic())
+                self._measure(state, due, state.generation)
+        return max(0.0, self._next_event() - self._clock.monotonic())
+
+    def _next_event(self) -> float:
+        """The monotonic time of the next slot or of the next read timeout, whichever is sooner."""
+        soonest = min(s.due for s in self._states)
+        if self._threaded:
+            for state in self._states:
+                started, timeout_s = state.started, state.sensor.timeout_s
+                if started is not None and timeout_s is not None:
+                    soonest = min(soonest, started + timeout_s)
+        return soonest
+
+    def _abandon_if_late(self, state: _State, now: float) -> None:
+        """Leave a read past its timeout to its worker; a new worker takes the next slot."""
+        sensor = state.sensor
+        assert sensor.timeout_s is not None
+        with self._lock:
+            if state.started is None or now - state.started < sensor.timeout_s:
+                return
+            late_s = now - state.started
+            state.generation += 1  # the old worker's result, should it come, is dropped
+            state.started = None
+            state.busy = False
+            state.recreate_pending = sensor.recreate is not None
+            state.abandoned += 1
+            state.failures += 1
+            state.consecutive_failures += 1
+            failures = state.consecutive_failures
+            then = " and its driver re-created" if sensor.recreate is not None else ""
+            error = (f"ReadTimeout: no answer within {sensor.timeout_s:g} s; "
+                     f"the read was abandoned{then}")
+            state.last_error = error
+            assert state.thread is not None
+            state.hung.append(state.thread)
+        log.debug("sensor '%s': read abandoned after %.3f s", sensor.name, late_s)
+        self._start_worker(state)
+        self._report_failure(state, error, failures)
 
     def _backoff_s(self, sensor: SampledSensor, failures: int) -> float:
         """Time from one failed try to the next: 1, 2, 4 ... intervals, capped."""
@@ -210,29 +295,43 @@ class Sampler:
         state.due = self._due(state, slot)
 
     # ------------------------------------------------------------------ measuring
-    def _worker(self, state: _State) -> None:
+    def _worker(self, state: _State, generation: int, slots: queue.SimpleQueue[float | None]) -> None:
         while True:
-            due = state.queue.get()
+            due = slots.get()
             if due is None or self._stopping:
                 return
-            self._measure(state, due)
+            self._measure(state, due, generation)
+            if generation != state.generation:
+                return  # its read was abandoned: a newer worker has the sensor now
 
-    def _measure(self, state: _State, due: float) -> None:
+    def _measure(self, state: _State, due: float, generation: int) -> None:
         sensor = state.sensor
         readings: list[Reading] = []
         error: str | None = None
         failures = 0
         try:
+            with self._lock:
+                hung = state.still_hung()
+            if hung >= MAX_HUNG_READS:
+                raise ReadTimeout(f"{hung} abandoned reads have not returned yet; no new read until one does")
             lock = sensor.lock
-            if lock is not None and not lock.acquire(timeout=max(sensor.interval_s, 0.001)):
-                raise BusBusy(f"{sensor.lock_name or 'the bus'} stayed busy for a whole interval")
+            if lock is not None:
+                self._acquire(sensor, lock)
             try:
+                with self._lock:
+                    state.started = self._clock.monotonic()
+                    if lock is not None:
+                        self._holders[id(lock)] = (state, generation)
+                if state.recreate_pending:
+                    assert sensor.recreate is not None
+                    sensor.recreate()
+                    state.recreate_pending = False
                 actual = self._clock.monotonic()
                 timestamp_ms = self._clock.time_ms()
                 if timestamp_ms == state.last_taken_ms:
                     # A late reading and the next slot in one millisecond: a second reading of the same
                     # instant says nothing new, and a series may hold one value per timestamp.
-                    self._skip_same_instant(state)
+                    self._skip_same_instant(state, generation)
                     return
                 state.last_taken_ms = timestamp_ms
                 if self._on_trigger is not None:
@@ -240,13 +339,19 @@ class Sampler:
                 values = sensor.read()
             finally:
                 if lock is not None:
+                    with self._lock:
+                        self._holders.pop(id(lock), None)
                     lock.release()
             readings = to_readings(sensor, values, timestamp_ms)
         except Exception as exc:  # noqa: BLE001 - a driver's failure must never end the run
             error = f"{type(exc).__name__}: {exc}"
             log.debug("sensor '%s' failed", sensor.name, exc_info=True)
         with self._lock:
+            if generation != state.generation:
+                log.info("sensor '%s': an abandoned read came back; its result is dropped", sensor.name)
+                return
             state.busy = False
+            state.started = None
             if error is None:
                 recovered = state.consecutive_failures
                 state.samples += 1
@@ -266,9 +371,26 @@ class Sampler:
         if readings:
             self._sink(readings)
 
-    def _skip_same_instant(self, state: _State) -> None:
+    def _acquire(self, sensor: SampledSensor, lock: Any) -> None:
+        """Take the bus, waiting at most an interval; at once when an abandoned read holds it."""
         with self._lock:
+            holder = self._holders.get(id(lock))
+        hung = holder is not None and holder[1] != holder[0].generation
+        if lock.acquire(timeout=0 if hung else max(sensor.interval_s, 0.001)):
+            return
+        bus = sensor.lock_name or "the bus"
+        if hung:
+            assert holder is not None
+            raise BusBusy(f"{bus} is held by an abandoned read of sensor '{holder[0].sensor.name}' "
+                          "that has not returned yet")
+        raise BusBusy(f"{bus} stayed busy for a whole interval")
+
+    def _skip_same_instant(self, state: _State, generation: int) -> None:
+        with self._lock:
+            if generation != state.generation:
+                return
             state.busy = False
+            state.started = None
             state.overruns += 1
         log.warning("sensor '%s' was read late and its next slot fell in the same millisecond: slot skipped",
                     state.sensor.name)
@@ -299,6 +421,8 @@ class Sampler:
                     last_error=s.last_error,
                     last_ok_ms=s.last_ok_ms,
                     next_due_in_s=max(0.0, s.due - now),
+                    abandoned=s.abandoned,
+                    hung=len([t for t in s.hung if t.is_alive()]),
                 )
                 for s in self._states
             ]

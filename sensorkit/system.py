@@ -5,11 +5,12 @@ and prints; tests build systems here directly.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,11 +73,43 @@ def choose_board(config: Config, board: str | None = None, *, simulate: bool = F
     return apply_device_overrides(config, profile)
 
 
+# A read timeout's margin over the longest conversion: room for the bus transactions, a driver's
+# retry within its read and a busy Pi Zero's scheduling, while a hung read still shows within seconds.
+READ_TIMEOUT_MARGIN_S = 2.0
+
+
+def read_timeout_s(sensor: Any) -> float:
+    """How long one read of `sensor` may take: its `timeout`, else its longest conversion plus a margin."""
+    configured = getattr(sensor, "timeout_s", None)  # the [[sensor]] key `timeout`, where the config has it
+    if configured is not None:
+        return float(configured)
+    return sensor.spec.conversion_s(dict(sensor.options)) + READ_TIMEOUT_MARGIN_S
+
+
+class _Remembering:
+    """A driver class that remembers how it was called, so a driver can be made again alike."""
+
+    def __init__(self, cls: Any) -> None:
+        self._cls = cls
+        self._call: Any = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        driver = self._cls(*args, **kwargs)
+        self._call = functools.partial(self._cls, *args, **kwargs)
+        return driver
+
+    def again(self) -> Any:
+        return self._call()
+
+    def __getattr__(self, name: str) -> Any:  # the class's own attributes (a DHT driver's `model`)
+        return getattr(self._cls, name)
+
+
 @dataclass
 class SensorHandle:
     resolved: ResolvedSensor
-    driver: Any
-    sampled: SampledSensor
+    driver: Any  # the driver in use: after an abandoned read the sampler has it re-created
+    sampled: SampledSensor = field(init=False)
 
     @property
     def name(self) -> str:
@@ -130,12 +163,7 @@ class System:
 
     def close(self) -> None:
         for handle in self.sensors:
-            close = getattr(handle.driver, "close", None)
-            if close is not None:
-                try:
-                    close()
-                except Exception:  # noqa: BLE001 - closing must go on for the others
-                    log.debug("closing sensor '%s' failed", handle.name, exc_info=True)
+            _close_driver(handle)
         self.transports.close()
 
     def __enter__(self) -> System:
@@ -168,7 +196,7 @@ class System:
         if spec.transport == "w1":
             self._add_w1(resolved)
             return
-        cls = spec.load_class()
+        cls = _Remembering(spec.load_class())
         lock: threading.Lock | None = None
         lock_name = ""
         try:
@@ -198,27 +226,35 @@ class System:
                 )
         except DriverConfigError as exc:
             raise self._config_error(sensor, exc) from None
-        self._append(resolved, driver, driver.read, lock=lock, lock_name=lock_name, phase_s=phase_s)
+        self._append(resolved, driver, lock=lock, lock_name=lock_name, phase_s=phase_s, remake=cls.again)
 
     def _config_error(self, sensor: Any, exc: Exception) -> ConfigError:
         line = f":{sensor.line}" if sensor.line else ""
         return ConfigError(f"{self.config.source}{line}: [[sensor]] '{sensor.name}': {exc}")
 
-    def _append(self, resolved: ResolvedSensor, driver: Any, read_values: Any, *, lock: Any = None,
-                lock_name: str = "", phase_s: float = 0.0, world_name: str | None = None) -> None:
+    def _append(self, resolved: ResolvedSensor, driver: Any, read_values: Any = None, *, lock: Any = None,
+                lock_name: str = "", phase_s: float = 0.0, world_name: str | None = None,
+                remake: Any = None) -> None:
+        """Put a built driver on the sampler. `read_values` (default: the driver's read) gives its values;
+        `remake` builds the driver anew, which the sampler does after an abandoned read."""
         from drivers import QUANTITIES
 
         sensor = resolved.config
         transports = self.transports
         world_name = world_name or sensor.name
+        handle = SensorHandle(resolved, driver)
 
         def read() -> Any:
             transports.prepare(world_name)
-            return read_values()
+            return read_values() if read_values is not None else handle.driver.read()
+
+        def recreate() -> None:
+            _close_driver(handle)
+            handle.driver = remake()
 
         units = getattr(driver, "units", {})  # drivers whose units come from their config (counter)
         series = {q: (name, units.get(q) or QUANTITIES.get(q, "")) for q, name in sensor.series.items()}
-        sampled = SampledSensor(
+        handle.sampled = SampledSensor(
             name=sensor.name,
             read=read,
             interval_s=sensor.interval_s,
@@ -226,8 +262,10 @@ class System:
             lock=lock,
             lock_name=lock_name,
             phase_s=phase_s,
+            timeout_s=read_timeout_s(sensor),
+            recreate=recreate if remake is not None else None,
         )
-        self.sensors.append(SensorHandle(resolved, driver, sampled))
+        self.sensors.append(handle)
 
     def _add_w1(self, resolved: ResolvedSensor) -> None:
         """A ds18b20 entry: its `serial`, or one sampled sensor per thermometer found on the bus now.
@@ -251,13 +289,14 @@ class System:
             self._w1_buses[root] = bus
 
         def add(config: Any, wanted: str) -> None:
+            make = functools.partial(DS18B20, root, wanted, bus=bus, sleep=bus.sleep, clock=self.clock.monotonic,
+                                     w1_pin=self.profile.onewire_pin, **options)
             try:
-                driver = DS18B20(root, wanted, bus=bus, sleep=bus.sleep, clock=self.clock.monotonic,
-                                 w1_pin=self.profile.onewire_pin, **options)
+                driver = make()
             except DriverConfigError as exc:
                 raise self._config_error(sensor, exc) from None
-            self._append(ResolvedSensor(config), driver, driver.read, lock=bus.lock, lock_name="1-wire bus",
-                         world_name=sensor.name)
+            self._append(ResolvedSensor(config), driver, lock=bus.lock, lock_name="1-wire bus",
+                         world_name=sensor.name, remake=make)
 
         if serial is not None:
             add(sensor, serial)
@@ -308,18 +347,25 @@ class System:
         return ""
 
 
+def _close_driver(handle: SensorHandle) -> None:
+    close = getattr(handle.driver, "close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception:  # noqa: BLE001 - closing must go on (for the others, or to make it anew)
+            log.debug("closing sensor '%s' failed", handle.name, exc_info=True)
+
+
 def _phases(sensors: Sequence[ResolvedSensor]) -> dict[str, float]:
-    """Spread the sensors of one bus over their shortest interval, so they rarely wait for each other."""
-    by_bus: dict[int, list[ResolvedSensor]] = {}
-    for sensor in sensors:
-        if sensor.bus is not None:
-            by_bus.setdefault(sensor.bus, []).append(sensor)
-    phases: dict[str, float] = {}
-    for group in by_bus.values():
-        shortest = min(s.config.interval_s for s in group)
-        for index, sensor in enumerate(group):
-            phases[sensor.name] = index * shortest / len(group)
-    return phases
+    """Spread every sensor over the device and the sensors of one bus over their shortest interval.
+
+    1-wire sensors are left out: they line up at phase 0 behind their bus's lock, so the first
+    one's bulk conversion serves them all.
+    """
+    from sensorkit.phases import Planned, plan_phases
+
+    return plan_phases([Planned(s.name, s.config.interval_s, s.bus) for s in sensors
+                        if s.config.spec.transport != "w1"])
 
 
 def build_system(
