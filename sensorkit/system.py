@@ -78,12 +78,17 @@ def choose_board(config: Config, board: str | None = None, *, simulate: bool = F
 READ_TIMEOUT_MARGIN_S = 2.0
 
 
-def read_timeout_s(sensor: Any) -> float:
-    """How long one read of `sensor` may take: its `timeout`, else its longest conversion plus a margin."""
-    configured = getattr(sensor, "timeout_s", None)  # the [[sensor]] key `timeout`, where the config has it
+def read_timeout_s(sensor: Any, driver: Any = None) -> float:
+    """How long one read of `sensor` may take: its `timeout`, else its longest read plus a margin.
+
+    The longest read is the catalog's conversion time for its options, or what the driver says its
+    read can take (`max_read_s`: a DHT retries within its slot) when that is longer.
+    """
+    configured = sensor.timeout_s  # the [[sensor]] key `timeout`
     if configured is not None:
         return float(configured)
-    return sensor.spec.conversion_s(dict(sensor.options)) + READ_TIMEOUT_MARGIN_S
+    longest = max(sensor.spec.conversion_s(dict(sensor.options)), float(getattr(driver, "max_read_s", 0.0) or 0.0))
+    return longest + READ_TIMEOUT_MARGIN_S
 
 
 class _Remembering:
@@ -262,7 +267,7 @@ class System:
             lock=lock,
             lock_name=lock_name,
             phase_s=phase_s,
-            timeout_s=read_timeout_s(sensor),
+            timeout_s=read_timeout_s(sensor, driver),
             recreate=recreate if remake is not None else None,
         )
         self.sensors.append(handle)

@@ -22,7 +22,7 @@ NAME_RULE = "1-32 letters, digits, '_' or '-', starting and ending with a letter
 
 TOP_LEVEL = ("device", "sensor", "uploader", "outbox")
 DEVICE_KEYS = ("board", "i2c_buses", "gpio_pins", "onewire_pin", "altitude_m")
-COMMON_SENSOR_KEYS = ("name", "driver", "interval", "enabled", "series", "simulate_fault")
+COMMON_SENSOR_KEYS = ("name", "driver", "interval", "timeout", "enabled", "series", "simulate_fault")
 # Keys each transport kind takes in [[sensor]]: I2C chips, GPIO devices, DHT sensors (one GPIO
 # each) and 1-wire sensors (found on the board's 1-wire bus, picked by the driver's `serial`).
 TRANSPORT_KEYS = {"i2c": ("bus", "address"), "gpio": ("pin",), "dht": ("pin",), "w1": ()}
@@ -42,6 +42,7 @@ class SensorConfig:
     pin: int | str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     simulate_fault: str | None = None  # only honoured under --simulate
+    timeout_s: float | None = None  # the longest one read may take; None: the driver's conversion + a margin
     line: int | None = None
     key_lines: Mapping[str, int] = field(default_factory=dict)
 

@@ -126,6 +126,22 @@ class SensorChecks:
                     )
 
 
+        timeout_s = None
+        if "timeout" in raw:
+            try:
+                timeout_s = parse_duration(raw["timeout"])
+            except ValueError:
+                bad("timeout", f"must be a duration such as {FORMS}, got {type_name(raw['timeout'])}")
+            else:
+                conversion = spec.conversion_s(options)
+                if timeout_s > MAX_INTERVAL_S:
+                    bad("timeout", f"{format_duration(timeout_s)} is longer than a week: use 1w or less")
+                    timeout_s = None
+                elif timeout_s <= conversion:
+                    bad("timeout", f"{format_duration(timeout_s)} is no longer than a {spec.name}'s conversion "
+                        f"({format_duration(conversion)}): every read would be abandoned; give it more")
+                    timeout_s = None
+
         enabled = raw.get("enabled", True)
         if not isinstance(enabled, bool):
             bad("enabled", f"must be true or false, got {type_name(enabled)}")
@@ -153,6 +169,7 @@ class SensorChecks:
             enabled=enabled,
             options=options,
             simulate_fault=fault,
+            timeout_s=timeout_s,
             line=self.lines.get(path),
             key_lines=lines,
             **transport,

@@ -310,3 +310,13 @@ def test_config_onewire_pin_is_reserved_while_a_1wire_sensor_is_configured() -> 
     assert "1-wire bus of sensor 'soil'" in problem and "dtoverlay=w1-gpio" in problem
     without = parse_config(text.replace('driver = "ds18b20"', 'driver = "ds18b20"\nenabled = false'), "conf.toml")
     assert [r.name for r in resolve(without, boards.get_profile("simulated"))] == ["button"]
+
+
+def test_config_timeout_key_is_a_duration_longer_than_the_conversion() -> None:
+    base = '[[sensor]]\nname = "air"\ndriver = "bme280"\noversampling_pressure = 16\n'
+    assert parse_config(base + 'timeout = "3s"\n', "c.toml").sensors[0].timeout_s == 3.0
+    assert parse_config(base, "c.toml").sensors[0].timeout_s is None
+    [short] = problems_of(base + 'timeout = "10ms"\n')
+    assert "key 'timeout'" in short and "every read would be abandoned" in short
+    [week] = problems_of(base + 'timeout = "2w"\n')
+    assert "longer than a week" in week

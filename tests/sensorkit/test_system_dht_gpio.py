@@ -177,3 +177,15 @@ def test_config_gpio_input_pull_and_bounce_time_duration() -> None:
     config = config_of('[[sensor]]\nname = "door"\ndriver = "gpio_input"\npin = 27\npull = "none"\n'
                        'active_state = "low"\nbounce_time = "5ms"\n')
     assert dict(config.sensors[0].options) == {"pull": "none", "active_state": "low", "bounce_time": 0.005}
+
+
+def test_system_dht_read_timeout_covers_its_retries() -> None:
+    """A DHT read retries 2 s apart within its slot: its timeout must not abandon a healthy read."""
+    from sensorkit.config import parse_config
+    from sensorkit.system import READ_TIMEOUT_MARGIN_S, build_system
+
+    config = parse_config('[device]\nboard = "simulated"\n[[sensor]]\nname = "porch"\ndriver = "dht22"\n'
+                          'pin = "GPIO17"\ninterval = "30s"\n', "c.toml")
+    with build_system(config, simulate=True) as system:
+        [handle] = system.sensors
+        assert handle.sampled.timeout_s >= handle.driver.max_read_s + READ_TIMEOUT_MARGIN_S > 4.0
