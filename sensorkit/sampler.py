@@ -112,6 +112,8 @@ class _State:
         self.last_error: str | None = None
         self.last_ok_ms: int | None = None
         self.last_taken_ms: int | None = None  # the timestamp of the last measurement begun
+        self.last_event_ms: int | None = None  # the timestamp of the last event (an edge) recorded
+        self.last_sent_ms: int | None = None  # the timestamp of the last interval reading handed on
         self.queue: queue.SimpleQueue[float | None] = queue.SimpleQueue()
         self.thread: threading.Thread | None = None
         # A worker serves one generation; abandoning its read starts the next.
@@ -150,6 +152,7 @@ class Sampler:
         self._max_backoff_s = max_backoff_s
         self._on_trigger = on_trigger
         self._states = [_State(s) for s in sensors]
+        self._by_name = {state.sensor.name: state for state in self._states}
         self._lock = threading.Lock()
         self._holders: dict[int, tuple[_State, int]] = {}  # id(bus lock) -> (state, generation) holding it
         self._start: float | None = None
@@ -369,7 +372,29 @@ class Sampler:
         elif recovered:
             log.warning("sensor '%s' answers again after %d failed reading(s)", sensor.name, recovered)
         if readings:
+            with self._lock:
+                if state.last_event_ms == readings[0].timestamp_ms:
+                    return  # an edge in the same millisecond: the edge wins
+                state.last_sent_ms = readings[0].timestamp_ms
             self._sink(readings)
+
+    def event(self, name: str, values: Mapping[str, Value]) -> None:
+        """An event of sensor `name` (an input's edge), recorded as readings of its own, stamped now.
+
+        Called from the event's own thread (gpiozero's). In the millisecond of an interval reading
+        the edge wins: an interval reading not yet handed on is dropped; one already handed on keeps
+        its millisecond, and the edge is stamped the next one, so a series never holds two values
+        for one timestamp.
+        """
+        state = self._by_name[name]
+        timestamp_ms = self._clock.time_ms()
+        with self._lock:
+            if state.last_sent_ms is not None and timestamp_ms <= state.last_sent_ms:
+                timestamp_ms = state.last_sent_ms + 1
+            if state.last_event_ms is not None and timestamp_ms <= state.last_event_ms:
+                timestamp_ms = state.last_event_ms + 1
+            state.last_event_ms = timestamp_ms
+        self._sink(to_readings(state.sensor, values, timestamp_ms))
 
     def _acquire(self, sensor: SampledSensor, lock: Any) -> None:
         """Take the bus, waiting at most an interval; at once when an abandoned read holds it."""

@@ -6,6 +6,7 @@ and prints; tests build systems here directly.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import os
 import threading
@@ -131,6 +132,7 @@ class System:
         self.clock = clock
         self.sensors: list[SensorHandle] = []
         self._bus_locks: dict[int, threading.Lock] = {}
+        self._sampler: Sampler | None = None
         self._w1_buses: dict[Path, Any] = {}  # root -> drivers.ds18b20.W1Bus
 
     @property
@@ -138,7 +140,18 @@ class System:
         return bool(self.transports.simulated)
 
     def sampler(self, sink: Sink, **kwargs: Any) -> Sampler:
-        return Sampler([s.sampled for s in self.sensors], sink, clock=self.clock, **kwargs)
+        """The sampler of every sensor; events (an input's edges) go to it from now on."""
+        self._sampler = Sampler([s.sampled for s in self.sensors], sink, clock=self.clock, **kwargs)
+        return self._sampler
+
+    def _edge(self, name: str, state: int) -> None:
+        self._event(name, {"state": state})
+
+    def _event(self, name: str, values: dict[str, Any]) -> None:
+        """An input's edge: readings of their own once a sampler runs (`read` has none to give them to)."""
+        sampler = self._sampler
+        if sampler is not None:
+            sampler.event(name, values)
 
     def read_once(self) -> list[tuple[SensorHandle, list[Reading] | Exception]]:
         """One reading of every sensor, one after the other: (sensor, readings or error)."""
@@ -225,6 +238,8 @@ class System:
                     monotonic=self.clock.monotonic, **options,
                 )
             else:
+                if "on_change" in inspect.signature(cls._cls).parameters:  # every edge is a reading of its own
+                    options["on_change"] = functools.partial(self._edge, sensor.name)
                 driver = cls(
                     resolved.pin, pin_factory=self.transports.pin_factory(), monotonic=self.clock.monotonic,
                     **options,

@@ -189,3 +189,49 @@ def test_system_dht_read_timeout_covers_its_retries() -> None:
     with build_system(config, simulate=True) as system:
         [handle] = system.sensors
         assert handle.sampled.timeout_s >= handle.driver.max_read_s + READ_TIMEOUT_MARGIN_S > 4.0
+
+
+def _door_system(clock: FakeClock) -> Any:
+    config = parse_config('[device]\nboard = "simulated"\n[[sensor]]\nname = "door"\ndriver = "gpio_input"\n'
+                          'pin = "GPIO27"\ninterval = "10s"\n', "c.toml")
+    return build_system(config, simulate=True, clock=clock)
+
+
+def test_system_input_edges_are_readings_of_their_own_stamped_at_the_edge() -> None:
+    clock = FakeClock()
+    with _door_system(clock) as system:
+        got: list[Any] = []
+        sampler = system.sampler(got.extend, threaded=False)
+        pin = system.transports.pin_factory().pin(27)
+        clock.advance(1.234)
+        pin.drive_high()
+        edge_ms = clock.time_ms()
+        clock.advance(0.5)
+        pin.drive_low()
+        assert [(r.series, r.value, r.timestamp_ms) for r in got] == [
+            ("door_state", 1, edge_ms), ("door_state", 0, edge_ms + 500)]
+        del sampler
+
+
+def test_system_edge_wins_over_an_interval_reading_in_its_millisecond() -> None:
+    """The simulated world drives the pin before each read (no motion at these times: low)."""
+    clock = FakeClock()
+    with _door_system(clock) as system:
+        got: list[Any] = []
+        sampler = system.sampler(got.extend, threaded=False)
+        pin = system.transports.pin_factory().pin(27)
+        sampler.start()
+        start_ms = clock.time_ms()
+        sampler.poll()  # slot 0: the pin is low, no edge; an interval reading
+        clock.advance(1.234)
+        pin.drive_high()  # an edge
+        clock.advance(10.0 - 1.234)
+        sampler.poll()  # slot 1: the world drives the pin low in the read: an edge in the slot's millisecond
+        slot1_ms = start_ms + 10_000
+        assert [(r.value, r.timestamp_ms) for r in got] == [(0, start_ms), (1, start_ms + 1234), (0, slot1_ms)]
+        clock.advance(10.0)
+        sampler.poll()  # slot 2: an interval reading, handed on ...
+        pin.drive_high()  # ... then an edge in its millisecond: stamped the next one
+        slot2_ms = start_ms + 20_000
+        assert [(r.value, r.timestamp_ms) for r in got[3:]] == [(0, slot2_ms), (1, slot2_ms + 1)]
+        sampler.stop()
