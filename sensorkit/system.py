@@ -133,6 +133,7 @@ class System:
         self.sensors: list[SensorHandle] = []
         self._bus_locks: dict[int, threading.Lock] = {}
         self._sampler: Sampler | None = None
+        self._closers: list[Any] = []  # what else the sensors hold: power switches
         self._w1_buses: dict[Path, Any] = {}  # root -> drivers.ds18b20.W1Bus
 
     @property
@@ -143,6 +144,17 @@ class System:
         """The sampler of every sensor; events (an input's edges) go to it from now on."""
         self._sampler = Sampler([s.sampled for s in self.sensors], sink, clock=self.clock, **kwargs)
         return self._sampler
+
+    def _power_switch(self, resolved: ResolvedSensor) -> PowerSwitch | None:
+        if resolved.power_pin is None:
+            return None
+        from gpiozero import DigitalOutputDevice
+
+        sensor = resolved.config
+        output = DigitalOutputDevice(resolved.power_pin, initial_value=True, pin_factory=self.transports.pin_factory())
+        switch = PowerSwitch(sensor.name, output, resolved.power_pin, sensor.power_cycle_after or 1, self.clock.sleep)
+        self._closers.append(switch.close)
+        return switch
 
     def _edge(self, name: str, state: int) -> None:
         self._event(name, {"state": state})
@@ -182,6 +194,8 @@ class System:
     def close(self) -> None:
         for handle in self.sensors:
             _close_driver(handle)
+        for close in self._closers:
+            close()
         self.transports.close()
 
     def __enter__(self) -> System:
@@ -264,9 +278,23 @@ class System:
         world_name = world_name or sensor.name
         handle = SensorHandle(resolved, driver)
 
+        power = self._power_switch(resolved)
+
         def read() -> Any:
+            if power is not None and power.due:
+                power.cycle()  # before the next read, within its timeout
+                if remake is not None:
+                    recreate()
             transports.prepare(world_name)
-            return read_values() if read_values is not None else handle.driver.read()
+            try:
+                values = read_values() if read_values is not None else handle.driver.read()
+            except Exception:
+                if power is not None:
+                    power.failed()
+                raise
+            if power is not None:
+                power.answered()
+            return values
 
         def recreate() -> None:
             _close_driver(handle)
@@ -282,7 +310,7 @@ class System:
             lock=lock,
             lock_name=lock_name,
             phase_s=phase_s,
-            timeout_s=read_timeout_s(sensor, driver),
+            timeout_s=read_timeout_s(sensor, driver) + (PowerSwitch.CYCLE_S if power is not None else 0.0),
             recreate=recreate if remake is not None else None,
         )
         self.sensors.append(handle)
@@ -365,6 +393,51 @@ class System:
             if why:
                 return f"series '{series}' {why} (uploader '{uploader.name}')"
         return ""
+
+
+class PowerSwitch:
+    """A GPIO that switches a sensor's supply: cycled after `after` failed reads in a row.
+
+    What users otherwise do by hand for a hung DHT22 or a 1-wire bus held low. Off for
+    `OFF_S` (long enough for the sensor's supply capacitor to drain), then on, and `ON_S` for
+    it to start up before the driver is made anew and reads again.
+    """
+
+    OFF_S = 1.0
+    ON_S = 2.0  # a DHT22 wants 1 s after power-up, most I2C chips a few ms
+    CYCLE_S = OFF_S + ON_S
+
+    def __init__(self, name: str, output: Any, pin: int, after: int, sleep: Any) -> None:
+        self.name = name
+        self.output = output
+        self.pin = pin
+        self.after = after
+        self._sleep = sleep
+        self._failures = 0
+        self.due = False
+        self.cycles = 0
+
+    def failed(self) -> None:
+        self._failures += 1
+        if self._failures >= self.after:
+            self.due = True
+
+    def answered(self) -> None:
+        self._failures = 0
+
+    def cycle(self) -> None:
+        log.warning("sensor '%s' failed %d reads in a row: switching its power (GPIO%d) off and on",
+                    self.name, self._failures, self.pin)
+        self.output.off()
+        self._sleep(self.OFF_S)
+        self.output.on()
+        self._sleep(self.ON_S)
+        self.cycles += 1
+        self._failures = 0
+        self.due = False
+
+    def close(self) -> None:
+        self.output.close()
 
 
 def _close_driver(handle: SensorHandle) -> None:

@@ -22,7 +22,8 @@ NAME_RULE = "1-32 letters, digits, '_' or '-', starting and ending with a letter
 
 TOP_LEVEL = ("device", "sensor", "uploader", "outbox")
 DEVICE_KEYS = ("board", "i2c_buses", "gpio_pins", "onewire_pin", "altitude_m")
-COMMON_SENSOR_KEYS = ("name", "driver", "interval", "timeout", "enabled", "series", "simulate_fault")
+COMMON_SENSOR_KEYS = ("name", "driver", "interval", "timeout", "enabled", "series", "simulate_fault", "power_pin",
+                      "power_cycle_after")
 # Keys each transport kind takes in [[sensor]]: I2C chips, GPIO devices, DHT sensors (one GPIO
 # each) and 1-wire sensors (found on the board's 1-wire bus, picked by the driver's `serial`).
 TRANSPORT_KEYS = {"i2c": ("bus", "address"), "gpio": ("pin",), "dht": ("pin",), "w1": ()}
@@ -43,6 +44,8 @@ class SensorConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
     simulate_fault: str | None = None  # only honoured under --simulate
     timeout_s: float | None = None  # the longest one read may take; None: the driver's conversion + a margin
+    power_pin: int | str | None = None  # a GPIO that switches the sensor's supply (high = on)
+    power_cycle_after: int | None = None  # consecutive failures after which the supply is switched off and on
     line: int | None = None
     key_lines: Mapping[str, int] = field(default_factory=dict)
 
@@ -108,6 +111,7 @@ class ResolvedSensor:
     bus: int | None = None
     address: int | None = None
     pin: int | None = None
+    power_pin: int | None = None  # BCM number of the sensor's power switch, checked against the board
 
     @property
     def name(self) -> str:

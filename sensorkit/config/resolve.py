@@ -1,6 +1,7 @@
 """Tying a checked config to a board: its buses, addresses and pins."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sensorkit.config.model import TRANSPORT_KEYS, Config, ResolvedSensor, SensorConfig, config_error
@@ -88,6 +89,21 @@ def resolve(config: Config, profile: Any) -> tuple[ResolvedSensor, ...]:
 
     # 1-wire sensors have no bus or pin of their own: the board's 1-wire root serves them all.
     resolved.extend(ResolvedSensor(s) for s in sensors if s.spec.transport == "w1")
+
+    # Power switches join the pin checks: no two owners, no bus pins, nothing reserved.
+    switched = {}
+    for sensor in sensors:
+        if sensor.power_pin is None:
+            continue
+        try:
+            pin = parse_pin(sensor.power_pin, profile)
+            check_pin_free(pin, profile, taken=taken, active_buses=active_buses)
+        except BoardError as exc:
+            bad(sensor, "power_pin", str(exc))
+            continue
+        taken[pin] = f"the power switch of sensor '{sensor.name}'"
+        switched[sensor.name] = pin
+    resolved = [replace(r, power_pin=switched.get(r.name)) for r in resolved]
 
     if problems:
         raise config_error(problems)

@@ -11,6 +11,8 @@ from sensorkit.durations import FORMS, format_duration, parse_duration
 # A sensor read less often than weekly is no sensor; longer waits also stop meaning anything to
 # a clock that may be stepped (NTP) in between.
 MAX_INTERVAL_S = 7 * 86400.0
+# With a power_pin and no power_cycle_after: the supply is cycled after this many failed reads in a row.
+DEFAULT_POWER_CYCLE_AFTER = 3
 
 
 class SensorChecks:
@@ -142,6 +144,22 @@ class SensorChecks:
                         f"({format_duration(conversion)}): every read would be abandoned; give it more")
                     timeout_s = None
 
+        power_pin = raw.get("power_pin")
+        if power_pin is not None and (isinstance(power_pin, bool) or not isinstance(power_pin, (int, str))):
+            bad("power_pin", f'must be a pin such as "GPIO26", 26 or "BOARD37", got {type_name(power_pin)}')
+            power_pin = None
+        cycle_after = raw.get("power_cycle_after")
+        if cycle_after is not None:
+            if type(cycle_after) is not int or not 1 <= cycle_after <= 1000:
+                bad("power_cycle_after",
+                    f"must be a number of failed reads from 1 to 1000, got {type_name(cycle_after)}")
+                cycle_after = None
+            elif power_pin is None:
+                bad("power_cycle_after", 'needs power_pin: the GPIO that switches the sensor\'s supply, e.g. '
+                    'power_pin = "GPIO26"')
+        elif power_pin is not None:
+            cycle_after = DEFAULT_POWER_CYCLE_AFTER
+
         enabled = raw.get("enabled", True)
         if not isinstance(enabled, bool):
             bad("enabled", f"must be true or false, got {type_name(enabled)}")
@@ -170,6 +188,8 @@ class SensorChecks:
             options=options,
             simulate_fault=fault,
             timeout_s=timeout_s,
+            power_pin=power_pin,
+            power_cycle_after=cycle_after,
             line=self.lines.get(path),
             key_lines=lines,
             **transport,

@@ -235,3 +235,41 @@ def test_system_edge_wins_over_an_interval_reading_in_its_millisecond() -> None:
         slot2_ms = start_ms + 20_000
         assert [(r.value, r.timestamp_ms) for r in got[3:]] == [(0, slot2_ms), (1, slot2_ms + 1)]
         sampler.stop()
+
+
+def test_system_power_pin_cycles_the_supply_after_failed_reads() -> None:
+    clock = FakeClock()
+    config = parse_config('[device]\nboard = "simulated"\n[[sensor]]\nname = "air"\ndriver = "sht3x"\n'
+                          'simulate_fault = "absent"\npower_pin = "GPIO26"\npower_cycle_after = 2\n', "c.toml")
+    with build_system(config, simulate=True, clock=clock) as system:
+        [handle] = system.sensors
+        pin = system.transports.pin_factory().pin(26)
+        assert pin.state == 1  # the sensor is powered from the start
+        pin.clear_states()
+        for _ in range(2):
+            with pytest.raises(SensorNotFound):
+                handle.sampled.read()
+        assert [s.state for s in pin.states] == [1]  # not yet: the cycle comes before the next read
+        first = handle.driver
+        sleeps = len(clock.sleeps)
+        with pytest.raises(SensorNotFound):
+            handle.sampled.read()
+        assert [s.state for s in pin.states] == [1, 0, 1]  # off, then on again
+        assert clock.sleeps[sleeps:sleeps + 2] == [1.0, 2.0]
+        assert handle.driver is not first  # made anew after the power came back
+        assert handle.sampled.timeout_s >= 3.0 + 2.0
+
+
+def test_config_power_pin_joins_the_pin_checks() -> None:
+    import boards
+    from sensorkit.config import resolve
+
+    text = ('[[sensor]]\nname = "air"\ndriver = "sht3x"\npower_pin = "GPIO17"\n\n'
+            '[[sensor]]\nname = "door"\ndriver = "gpio_input"\npin = "GPIO17"\n')
+    with pytest.raises(ConfigError, match="power switch of sensor 'air'|already"):
+        resolve(parse_config(text, "c.toml"), boards.get_profile("simulated"))
+    with pytest.raises(ConfigError, match="needs power_pin"):
+        parse_config('[[sensor]]\nname = "air"\ndriver = "sht3x"\npower_cycle_after = 2\n', "c.toml")
+    on_bus = '[[sensor]]\nname = "air"\ndriver = "sht3x"\npower_pin = "GPIO2"\n'
+    with pytest.raises(ConfigError, match="power_pin"):
+        resolve(parse_config(on_bus, "c.toml"), boards.get_profile("simulated"))
