@@ -76,6 +76,10 @@ name = "hdc1080"
 driver = "hdc1080"
 bus = 3
 address = 0x40
+
+[[sensor]]
+name = "probe"
+driver = "ds18b20"
 """
 DEMO_SOURCE = "<detect demo: one chip of each family>"
 
@@ -193,6 +197,54 @@ def scan(transports: Any, buses: Iterable[int], *, sleep: Callable[[float], None
     return scans
 
 
+@dataclass(frozen=True)
+class W1Finding:
+    serial: str
+    part: str  # the family's part name, from the serial's family code
+    temperature_c: float | None = None
+    error: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class W1Scan:
+    root: str
+    found: tuple[W1Finding, ...] = ()
+    error: str = ""  # no 1-wire bus: what to add to the boot config
+
+
+def scan_w1(root: Any, *, sleep: Callable[[float], None], clock: Callable[[], float], w1_pin: int | None) -> W1Scan:
+    """The thermometers on the board's 1-wire bus, each read once; or why there is no bus."""
+    from drivers import DriverError
+    from drivers.ds18b20 import DS18B20, Family, W1Bus
+
+    bus = W1Bus(root, sleep=sleep, clock=clock, w1_pin=w1_pin)
+    if not bus.masters():
+        return W1Scan(str(root), (), bus.diagnose())
+    found = []
+    for serial in bus.scan():
+        family = Family.of(serial)
+        part = family.name if family is not None else "1-wire thermometer"
+        try:
+            value = DS18B20(root, serial, bus=bus, sleep=sleep, clock=clock, w1_pin=w1_pin).read()["temperature"]
+            found.append(W1Finding(serial, part, value))
+        except DriverError as exc:
+            found.append(W1Finding(serial, part, None, str(exc)))
+    return W1Scan(str(root), tuple(found), "" if found else bus.diagnose())
+
+
+def w1_block(finding: W1Finding, *, taken: set[str]) -> str:
+    """A `[[sensor]]` table for one 1-wire thermometer, picked by its serial."""
+    name = f"ds18b20_{finding.serial[-6:]}"
+    while name in taken:
+        name += "x"
+    taken.add(name)
+    return "\n".join(["[[sensor]]", f'name = "{name}"', 'driver = "ds18b20"', f'serial = "{finding.serial}"',
+                      'interval = "30s"'])
+
+
 def sensor_block(finding: Finding, *, default_bus: int | None, taken: set[str]) -> str:
     """A ready-to-paste `[[sensor]]` table for a recognised chip, in the config's own keys."""
     assert finding.driver is not None
@@ -229,5 +281,18 @@ def _interval(spec: DriverSpec) -> str:
     return format_duration(spec.default_interval_s)
 
 
-__all__ = ["BusScan", "Finding", "answers", "candidates", "identify", "probe_kind", "scan", "scan_bus",
-           "sensor_block"]
+__all__ = [
+    "BusScan",
+    "Finding",
+    "W1Finding",
+    "W1Scan",
+    "answers",
+    "candidates",
+    "identify",
+    "probe_kind",
+    "scan",
+    "scan_bus",
+    "scan_w1",
+    "sensor_block",
+    "w1_block",
+]

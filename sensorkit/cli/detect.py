@@ -35,7 +35,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
         config = None
     if args.simulate:
         system = build_system(config, board=args.board, simulate=True, seed=args.seed)
-        profile, transports, sleep = system.profile, system.transports, system.clock.sleep
+        profile, transports = system.profile, system.transports
+        sleep, clock = system.clock.sleep, system.clock.monotonic
     else:
         from boards.transports import HardwareTransports
         from sensorkit.clock import SystemClock
@@ -43,21 +44,24 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
         profile = choose_board(config or parse("", "<no config>"), args.board)
         system = transports = HardwareTransports(profile)
-        sleep = SystemClock().sleep
+        sleep, clock = SystemClock().sleep, SystemClock().monotonic
     try:
         scans = detect.scan(transports, profile.i2c_buses, sleep=sleep)
+        w1_sleep = getattr(transports, "w1_sleep", lambda: None)() or sleep
+        w1 = detect.scan_w1(transports.w1_root(), sleep=w1_sleep, clock=clock, w1_pin=profile.onewire_pin)
     finally:
         system.close()
     if args.json:
         print(json.dumps({"board": profile.name, "buses": [
-            {"bus": s.bus, "error": s.error or None, "found": [f.to_dict() for f in s.findings]} for s in scans]},
+            {"bus": s.bus, "error": s.error or None, "found": [f.to_dict() for f in s.findings]} for s in scans],
+            "onewire": {"root": w1.root, "error": w1.error or None, "found": [f.to_dict() for f in w1.found]}},
             indent=2))
         return EXIT_OK
-    _print(scans, profile)
+    _print(scans, w1, profile)
     return EXIT_OK
 
 
-def _print(scans: list[Any], profile: Any) -> None:
+def _print(scans: list[Any], w1: Any, profile: Any) -> None:
     from sensorkit import detect
 
     taken: set[str] = set()
@@ -77,6 +81,12 @@ def _print(scans: list[Any], profile: Any) -> None:
                 continue
             print(f"I2C bus {scan.bus} {finding.address:#04x}: {finding.part} (driver {finding.driver})")
             blocks.append(detect.sensor_block(finding, default_bus=profile.default_i2c_bus, taken=taken))
+    if w1.error:
+        print(f"1-wire: {w1.error}")
+    for found in w1.found:
+        value = f"{found.temperature_c:.2f} °C" if found.temperature_c is not None else f"no reading ({found.error})"
+        print(f"1-wire {found.serial}: {found.part}, now {value} (driver ds18b20)")
+        blocks.append(detect.w1_block(found, taken=taken))
     if blocks:
         print("\n# Paste into your config (README: 'Configuration'):\n")
         print("\n\n".join(blocks))

@@ -91,13 +91,13 @@ def test_detect_simulate_finds_every_family_with_blocks_validate_accepts(tmp_pat
     result = sensorkit("detect", "--simulate", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     named = set(re.findall(r"\(driver (\w+)\)", result.stdout))
-    assert named == FAMILIES, result.stdout
+    assert named == FAMILIES | {"ds18b20"}, result.stdout
     blocks = result.stdout.split("# Paste into your config (README: 'Configuration'):\n", 1)[1]
     config = write(tmp_path / "found.toml", '[device]\nboard = "simulated"\n'
                    'i2c_buses = { 1 = { sda = 2, scl = 3 }, 3 = { sda = 23, scl = 24 } }\n\n' + blocks)
     check = sensorkit("validate", "-c", str(config), cwd=tmp_path)
     assert check.returncode == 0, check.stderr
-    assert f"{len(FAMILIES)} enabled sensor(s)" in check.stdout
+    assert f"{len(FAMILIES) + 2} enabled sensor(s)" in check.stdout  # and two 1-wire thermometers
     read = sensorkit("read", "--simulate", "-c", str(config), cwd=tmp_path)
     assert read.returncode == 0, read.stdout + read.stderr
 
@@ -140,3 +140,19 @@ def test_detect_unknown_chip_is_listed_not_guessed() -> None:
     bus.attach(0x44, Silent())  # ACKs its address, answers no SHT command
     [finding] = detect.scan_bus(bus, 1, sleep=FakeClock().sleep).findings
     assert finding.driver is None and finding.address == 0x44
+
+
+def test_detect_lists_the_1wire_thermometers_with_blocks(tmp_path: Path) -> None:
+    result = sensorkit("detect", "--simulate", cwd=tmp_path)
+    found = re.findall(r"1-wire (28-[0-9a-f]{12}): DS18B20, now -?\d+\.\d\d °C", result.stdout)
+    assert len(found) == 2, result.stdout
+    for serial in found:
+        assert f'serial = "{serial}"' in result.stdout
+    doc = json.loads(sensorkit("detect", "--simulate", "--json", cwd=tmp_path).stdout)
+    assert sorted(f["serial"] for f in doc["onewire"]["found"]) == sorted(found)
+
+
+@pytest.mark.skipif(Path("/sys/bus/w1/devices").exists(), reason="this machine has a 1-wire bus")
+def test_detect_without_a_1wire_bus_says_what_to_add_to_the_boot_config(tmp_path: Path) -> None:
+    result = sensorkit("detect", "--board", "raspberry-pi-4b", cwd=tmp_path)
+    assert "1-wire: no 1-wire bus" in result.stdout and "dtoverlay=w1-gpio" in result.stdout
