@@ -78,6 +78,58 @@ def w1_read_cost(count: int, *, bulk: bool, resolution: int = 12) -> float:
         return clock.monotonic() - start
 
 
+EDGE_CONFIG = """\
+[device]
+board = "simulated"
+i2c_buses = { 1 = { sda = 2, scl = 3 }, 3 = { sda = 23, scl = 24 }, 4 = { sda = 5, scl = 6 } }
+""" + "".join(f'\n[[sensor]]\nname = "air{i}"\ndriver = "sht3x"\nbus = {(1, 3, 4)[i % 3]}\n'
+              f'address = {0x44 + (i // 3) % 2:#04x}\ninterval = "100ms"\n' for i in range(6)) + "".join(
+    f'\n[[sensor]]\nname = "in{i}"\ndriver = "gpio_input"\npin = {16 + i}\ninterval = "100ms"\n' for i in range(4)) + (
+    '\n[[sensor]]\nname = "door"\ndriver = "gpio_input"\npin = 27\ninterval = "1w"\n')  # its edges only
+
+
+def edge_delays(seconds: float = 5.0, rate_hz: float = 100.0) -> dict[str, float]:
+    """Edge -> timestamp delay of a gpio_input's edges while 10 other sensors sample at 10 Hz.
+
+    The edges are driven on gpiozero's mock pin at `rate_hz`; the delay is the reading's
+    timestamp minus the wall time the edge was made. With MockFactory the edge callback runs in
+    the thread that drives the pin (on a Pi, lgpio's callback thread adds its own latency).
+    """
+    import threading
+
+    from sensorkit.config import parse_config
+    from sensorkit.system import build_system
+
+    config = parse_config(EDGE_CONFIG, "<edge bench>")
+    stamped: list[int] = []
+    made: list[float] = []
+    with build_system(config, simulate=True) as system:
+        def sink(readings: list[Any]) -> None:
+            stamped.extend(r.timestamp_ms for r in readings if r.sensor == "door")
+
+        sampler = system.sampler(sink)
+        stop = threading.Event()
+        worker = threading.Thread(target=sampler.run, args=(stop,), daemon=True)
+        worker.start()
+        pin = system.transports.pin_factory().pin(27)
+        period = 1.0 / rate_hz
+        next_at = time.monotonic()
+        for i in range(int(seconds * rate_hz)):
+            next_at += period
+            time.sleep(max(0.0, next_at - time.monotonic()))
+            made.append(time.time_ns() / 1e6)
+            (pin.drive_high if i % 2 == 0 else pin.drive_low)()
+        stop.set()
+        worker.join(5)
+        sampler.stop()
+    edges = stamped[-len(made):] if len(stamped) >= len(made) else []  # the first one is the interval reading
+    # A timestamp is whole ms, taken in the callback: its delay is at most (stamp + 1 ms) - made.
+    delays = [max(0.0, stamp + 1.0 - at) for stamp, at in zip(edges, made)]
+    return {"edges": int(seconds * rate_hz), "recorded": len(delays),
+            "max_ms": max(delays) if delays else float("nan"),
+            "p99_ms": sorted(delays)[int(0.99 * (len(delays) - 1))] if delays else float("nan")}
+
+
 def bench_drivers() -> dict[str, Any]:
     from drivers.ds18b20 import conversion_time_s
 
@@ -85,7 +137,7 @@ def bench_drivers() -> dict[str, Any]:
     conversion = conversion_time_s(12)
     w1 = {n: {"one_by_one": w1_read_cost(n, bulk=False) / conversion, "bulk": w1_read_cost(n, bulk=True) / conversion}
           for n in (1, 4, 16)}
-    return {"chips": chips, "w1_conversion_s": conversion, "w1": w1}
+    return {"chips": chips, "w1_conversion_s": conversion, "w1": w1, "edges": edge_delays()}
 
 
 def rows(results: dict[str, Any]) -> list[tuple[str, str]]:
@@ -99,6 +151,10 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str]]:
     for count, cost in results["w1"].items():
         out.append((f"{count} DS18B20 on one bus: read time one by one / bulk, in 12-bit conversion times",
                     f"{cost['one_by_one']:.2f} / {cost['bulk']:.2f}"))
+    edges = results["edges"]
+    out.append(("gpio_input edges at 100/s while 10 sensors sample at 10 Hz: edge-to-timestamp delay p99 / max "
+                "(recorded of made)", f"{edges['p99_ms']:.2f} / {edges['max_ms']:.2f} ms ({edges['recorded']} of "
+                f"{edges['edges']})"))
     return out
 
 
