@@ -13,6 +13,7 @@ import ctypes
 import ctypes.util
 import importlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -85,12 +86,16 @@ def adjtimex_clock() -> KernelClock | None:
 
 
 def run_systemctl(args: list[str]) -> str | None:
-    """systemctl's one-word answer (`is-active`, `is-enabled`); None where there is no systemctl."""
+    """systemctl's one-word answer (`is-active`: active, failed...; `is-enabled`: enabled, disabled...).
+
+    None where there is no systemctl, or no systemd to answer (a container says so in a sentence).
+    """
     try:
         done = subprocess.run(["systemctl", *args], capture_output=True, text=True, timeout=SYSTEMCTL_TIMEOUT_S)
     except (OSError, subprocess.SubprocessError):
         return None
-    return done.stdout.strip() or done.stderr.strip() or None
+    words = done.stdout.split()
+    return words[0] if len(words) == 1 and re.fullmatch(r"[a-z-]+", words[0]) else None
 
 
 def current_user() -> str:

@@ -179,8 +179,8 @@ def check_service(host: Any, unit: ServiceUnit | None, checked_config: str | Non
                               f"systemctl status {SERVICE}"))
     elif active == "active":
         checks.insert(0, ok(name, f"running: `{command}`{user}"))
-    elif active in ("activating", "reloading"):
-        checks.insert(0, warn(name, f"{active}: it is starting, or restarting after a failure",
+    elif active in ("activating", "deactivating", "reloading"):
+        checks.insert(0, warn(name, f"{active}: it is starting or stopping, or restarting after a failure",
                               f"wait a minute and look again; if it keeps restarting, {logs}"))
     else:
         checks.insert(0, fail(name, f"installed but {active}: `{command}`{user}",

@@ -88,9 +88,9 @@ def check_outbox(host: Any, config: Any, state_dir: Path, now_ms: int) -> list[C
     shown = host.shown(path)
     uploaders = config.enabled_uploaders if config is not None else ()
     if not path.exists():
-        if uploaders:
-            return [ok("outbox", f"no outbox at {shown} yet: `sensorkit run` makes it")]
-        return [ok("outbox", "not used: the config has no enabled uploader")]
+        if config is not None and not uploaders:
+            return [ok("outbox", "not used: the config has no enabled uploader")]
+        return [ok("outbox", f"no outbox at {shown} yet: `sensorkit run` makes one for the uploaders")]
     try:
         status = read_status(path)
     except OutboxError as exc:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import types
 from pathlib import Path
 
 import pytest
@@ -22,73 +21,9 @@ from sensorkit.doctor.machine import check_clock
 from sensorkit.errors import ConfigError
 from sensorkit.outbox import Outbox
 from sensorkit.readings import Reading
+from tests.sensorkit.fake_machine import PI4, PI5, UNIT, FakeRoot, host_for, importer
 
-PI5 = "Raspberry Pi 5 Model B Rev 1.0"
-PI4 = "Raspberry Pi 4 Model B Rev 1.4"
-BOOT = "/boot/firmware/config.txt"
-UNIT = "/etc/systemd/system/sensorkit.service"
 HOUR_MS = 3_600_000
-
-
-class FakeRoot:
-    """A machine's file tree under a temporary directory, built one fact at a time."""
-
-    def __init__(self, base: Path) -> None:
-        self.root = base / "root"
-        self.root.mkdir(exist_ok=True)
-
-    def file(self, system_path: str, text: str = "") -> Path:
-        path = self.root / system_path.lstrip("/")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        return path
-
-    def model(self, model: str) -> FakeRoot:
-        self.file("/proc/device-tree/model", model + "\0")  # the kernel shows the NUL too
-        return self
-
-    def boot(self, text: str, where: str = BOOT) -> FakeRoot:
-        self.file(where, text)
-        return self
-
-    def i2c(self, bus: int = 1) -> FakeRoot:
-        self.file(f"/dev/i2c-{bus}")
-        (self.root / f"sys/bus/i2c/devices/i2c-{bus}").mkdir(parents=True, exist_ok=True)
-        return self
-
-    def gpiochips(self, count: int = 1) -> FakeRoot:
-        for number in range(count):
-            self.file(f"/dev/gpiochip{number}")
-        return self
-
-    def w1_master(self) -> FakeRoot:
-        (self.root / "sys/bus/w1/devices/w1_bus_master1").mkdir(parents=True, exist_ok=True)
-        return self
-
-    def synced(self) -> FakeRoot:
-        self.file("/run/systemd/timesync/synchronized")
-        return self
-
-    def pi5(self) -> FakeRoot:
-        """A Pi 5 set up right: I2C on, 1-wire on GPIO4, GPIO chips, clock synchronised."""
-        return self.model(PI5).boot("dtparam=i2c_arm=on\ndtoverlay=w1-gpio\n").i2c(1).gpiochips(5).w1_master().synced()
-
-
-def importer(*present: str):
-    def import_module(name: str):
-        if name in present:
-            return types.ModuleType(name)
-        raise ModuleNotFoundError(f"No module named '{name}'")
-
-    return import_module
-
-
-def host_for(fake: FakeRoot, **kwargs) -> Host:
-    kwargs.setdefault("import_module", importer("lgpio"))
-    kwargs.setdefault("user", "pi")
-    kwargs.setdefault("groups", frozenset({1000}))
-    kwargs.setdefault("free_bytes", lambda path: 20_000_000_000)
-    return Host(root=fake.root, **kwargs)
 
 
 def write_config(tmp_path: Path, body: str, *, board: str = "auto", name: str = "sensorkit.toml") -> Path:
@@ -164,6 +99,16 @@ def test_doctor_a_broken_config_is_bad_input(tmp_path, capsys):
     assert code == 2 and "adress" in capsys.readouterr().err
     with pytest.raises(ConfigError):
         run(tmp_path, host_for(fake), config)
+    good = write_config(tmp_path, SHT3X, name="good.toml")
+    assert main(["doctor", "-c", str(good), "--board", "raspberry-pi-6", "--root", str(fake.root)]) == 2
+    assert "unknown board 'raspberry-pi-6'" in capsys.readouterr().err
+
+
+def test_doctor_help_keeps_the_fake_root_hidden(capsys):
+    with pytest.raises(SystemExit):
+        main(["doctor", "--help"])
+    shown = capsys.readouterr().out
+    assert "--state-dir" in shown and "--json" in shown and "--root" not in shown
 
 
 def test_doctor_without_a_config_still_checks_the_machine(tmp_path, monkeypatch):
@@ -484,11 +429,12 @@ def test_doctor_reads_token_env_from_the_service_environment_file(tmp_path, iobe
 def test_boot_config_filters_includes_and_overlay_scope(tmp_path):
     fake = FakeRoot(tmp_path).model(PI5)
     fake.boot("[pi4]\ndtparam=i2c_arm=on\n[pi5]\ninclude extra.txt\n[none]\ndtoverlay=w1-gpio,gpiopin=5\n[all]\n"
-              "dtoverlay=w1-gpio-pullup\ndtparam=gpiopin=6,i2c_arm_baudrate=400000\ndtoverlay=\ndtparam=audio=off\n")
+              "dtoverlay=w1-gpio-pullup\ndtparam=gpiopin=6,i2c_arm_baudrate=400000\ndtoverlay=\ndtparam=gpiopin=9\n")
     fake.file("/boot/firmware/extra.txt", "dtparam=spi=on,i2c=on  # both\n")
     boot = read_boot_config(host_for(fake), "raspberry-pi-5")
     assert boot.i2c_arm and boot.params["spi"] == "on" and boot.params["i2c_arm_baudrate"] == "400000"
     assert [(pin, o.name) for pin, o in boot.w1_pins()] == [(6, "w1-gpio-pullup")]
+    assert boot.params["gpiopin"] == "9"  # after `dtoverlay=`, a dtparam is the base tree's again
     assert not read_boot_config(host_for(fake), "raspberry-pi-4b").param_on("spi")
     assert read_boot_config(host_for(fake), "raspberry-pi-4b").i2c_arm  # [pi4] applies there
 
