@@ -17,6 +17,7 @@ W1_DEVICES = "/sys/bus/w1/devices"
 TIMESYNC_FLAG = "/run/systemd/timesync/synchronized"  # systemd-timesyncd creates it at its first sync
 # gpiozero pin factory -> the Python module it needs
 FACTORY_MODULES = {"lgpio": "lgpio", "rpigpio": "RPi.GPIO", "pigpio": "pigpio"}
+PIP_NAMES = {"lgpio": "lgpio", "rpigpio": "rpi-lgpio", "pigpio": "pigpio"}  # the same modules on PyPI
 
 
 def is_pi(profile: Any) -> bool:
@@ -192,11 +193,24 @@ def check_gpio_library(host: Any, profile: Any) -> Check:
         host.import_module(module)
     except Exception as exc:  # noqa: BLE001 - an import can fail in many ways (a missing C library too)
         apt = PIN_FACTORIES.get(factory, ("", "", ""))[2]
-        pip = f"{sys.executable} -m pip install {module if module != 'RPi.GPIO' else 'rpi-lgpio'}"
-        also = f" (or `sudo apt install {apt}` with a venv made with --system-site-packages)" if apt else ""
         return fail(name, f"the {factory} pin factory of {profile.name} needs the Python module {module}, which does "
-                    f"not import here ({type(exc).__name__}: {exc})", f"{pip}{also}")
+                    f"not import here ({type(exc).__name__}: {exc})", _library_fix(apt, PIP_NAMES[factory]))
     return ok(name, f"{module} imports (pin factory {factory})")
+
+
+def _library_fix(apt: str, pip: str) -> str:
+    """Raspberry Pi OS builds the GPIO libraries for its kernel: apt, and a venv that sees them."""
+    venv = Path(sys.prefix)
+    if sys.prefix == sys.base_prefix:  # not in a venv: the system's Python sees apt's packages
+        return f"sudo apt install {apt}"
+    try:
+        sees_system = "include-system-site-packages = true" in (venv / "pyvenv.cfg").read_text().lower()
+    except OSError:
+        sees_system = False
+    if sees_system:
+        return f"sudo apt install {apt}"
+    return (f"sudo apt install {apt}, and let the venv see it: `python3 -m venv --system-site-packages {venv}` "
+            f"(it keeps what is installed) — or `{venv}/bin/pip install {pip}`")
 
 
 # --------------------------------------------------------------------------- clock
