@@ -147,7 +147,8 @@ def diagnose(options: Options, host: Host | None = None, *, clock: Any = None) -
             checks.append(ok("sensors", "not read: under --root the sensors would be this machine's, not the "
                              "fake root's"))
         else:
-            checks += live.check_sensors(config, profile, service_active=service.is_active(host), clock=clock,
+            active = unit is not None and service.is_active(host)  # it may hold the pins doctor wants to read
+            checks += live.check_sensors(config, profile, service_active=active, clock=clock,
                                          read_timeout_s=options.read_timeout_s)
 
     if options.state_dir is not None:
