@@ -162,7 +162,7 @@ def diagnose(options: Options, host: Host | None = None, *, clock: Any = None) -
     checks += state.check_outbox(host, config, state_dir, time.time_ns() // 1_000_000)
     if config is not None:
         checks += live.check_uploaders(config, state_dir, timeout_s=options.uploader_timeout_s)
-    checks.append(machine.check_clock(host))
+    checks.append(machine.check_clock(host, simulated=profile is not None and profile.simulated))
     checks += service.check_service(host, unit, config.source if config is not None else None)
 
     secrets = _secrets(config)
