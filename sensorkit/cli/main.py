@@ -86,5 +86,12 @@ def _bad_input_message(exc: Exception) -> str | None:
 def _setup_logging(verbose: int) -> None:
     import logging
 
+    from sensorkit.systemd import JournalFormatter, stream_is_journal
+
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format=f"{PROG}: %(levelname)s: %(message)s", stream=sys.stderr)
+    if stream_is_journal(sys.stderr):  # under systemd: the journal takes "<4>" prefixes as priorities
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JournalFormatter())
+        logging.basicConfig(level=level, handlers=[handler])
+    else:
+        logging.basicConfig(level=level, format=f"{PROG}: %(levelname)s: %(message)s", stream=sys.stderr)
