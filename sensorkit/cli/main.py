@@ -5,11 +5,11 @@ import argparse
 import sys
 from typing import Any
 
-from sensorkit.cli import detect, emulate, outbox, running, setup
+from sensorkit.cli import detect, emulate, outbox, running, service, setup
 from sensorkit.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, PROG, BadInput, silence_stdout
 
 # Each command group adds its own subcommands; a new group is a module and a line here.
-COMMAND_GROUPS = (running, setup, detect, outbox, emulate)
+COMMAND_GROUPS = (running, setup, detect, outbox, emulate, service)
 
 
 def _version() -> str:
