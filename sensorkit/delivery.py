@@ -320,6 +320,19 @@ class Delivery:
             last_error=last_error,
         )
 
+    # ------------------------------------------------------------------ health
+    def health(self) -> list[str]:
+        """What keeps this worker from delivering, for a watchdog; empty while its thread runs.
+
+        Every request has a timeout (`uploaders.http`), so a worker cannot hang in the network
+        unnoticed: the one failure left to see is a thread that ended. Empty before `start()`
+        and once stopping.
+        """
+        thread = self._thread
+        if thread is None or self._stop.is_set() or self._drain_deadline is not None or thread.is_alive():
+            return []
+        return [f"the delivery worker of '{self.name}' has ended"]
+
 
 def drain_all(deliveries: Sequence[Delivery], timeout_s: float) -> dict[str, bool]:
     """Drain every delivery at once within one shared `timeout_s`; name -> caught up."""

@@ -105,6 +105,7 @@ class _State:
         self.slot = 0
         self.due = 0.0
         self.busy = False
+        self.busy_since = 0.0  # monotonic: when the measurement now pending was queued (for health())
         self.samples = 0
         self.failures = 0
         self.consecutive_failures = 0
@@ -227,6 +228,7 @@ class Sampler:
                 busy = state.busy
                 if not busy:
                     state.busy = True
+                    state.busy_since = now
                 else:
                     state.overruns += 1
                     log.warning(
@@ -451,3 +453,29 @@ class Sampler:
                 )
                 for s in self._states
             ]
+
+    # ------------------------------------------------------------------ health
+    def health(self, stale_after_s: float) -> list[str]:
+        """What keeps the sampler from making progress, for a watchdog; empty while it is alive.
+
+        Alive: `poll()` keeps up (no slot is overdue by more than
+        `stale_after_s`, since every poll moves each due slot past now), every
+        sensor's worker thread runs, and no measurement has been pending for
+        more than `stale_after_s` (a read that never returns). Reads only what
+        the sampler keeps anyway; empty before `start()` and once stopping.
+        """
+        if self._start is None or self._stopping:
+            return []
+        now = self._clock.monotonic()
+        problems = []
+        with self._lock:
+            late_s = now - min(s.due for s in self._states) if self._states else 0.0
+            if late_s > stale_after_s:
+                problems.append(f"the sampling schedule is {late_s:.0f} s behind (the sampler loop is stuck)")
+            for state in self._states:
+                name = state.sensor.name
+                if state.busy and now - state.busy_since > stale_after_s:
+                    problems.append(f"sensor '{name}' has been reading for {now - state.busy_since:.0f} s")
+                if state.thread is not None and not state.thread.is_alive():
+                    problems.append(f"the worker thread of sensor '{name}' has ended")
+        return problems

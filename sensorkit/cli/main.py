@@ -5,11 +5,11 @@ import argparse
 import sys
 from typing import Any
 
-from sensorkit.cli import detect, doctor, emulate, outbox, running, setup
+from sensorkit.cli import detect, doctor, emulate, outbox, running, service, setup
 from sensorkit.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, PROG, BadInput, silence_stdout
 
 # Each command group adds its own subcommands; a new group is a module and a line here.
-COMMAND_GROUPS = (running, setup, detect, doctor, outbox, emulate)
+COMMAND_GROUPS = (running, setup, detect, doctor, service, outbox, emulate)
 
 
 def _version() -> str:
@@ -86,5 +86,12 @@ def _bad_input_message(exc: Exception) -> str | None:
 def _setup_logging(verbose: int) -> None:
     import logging
 
+    from sensorkit.systemd import JournalFormatter, stream_is_journal
+
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format=f"{PROG}: %(levelname)s: %(message)s", stream=sys.stderr)
+    if stream_is_journal(sys.stderr):  # under systemd: the journal takes "<4>" prefixes as priorities
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JournalFormatter())
+        logging.basicConfig(level=level, handlers=[handler])
+    else:
+        logging.basicConfig(level=level, format=f"{PROG}: %(levelname)s: %(message)s", stream=sys.stderr)

@@ -56,6 +56,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from sensorkit.output import ConsoleOutput, JsonlOutput, NoOutput, OutputClosed
     from sensorkit.system import open_delivering
+    from sensorkit.watchdog import Heartbeat
 
     log = logging.getLogger("sensorkit")
     output_kind = args.output or ("console" if sys.stdout.isatty() else "jsonl")
@@ -114,6 +115,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             delivering.start()
         worker = threading.Thread(target=sampler.run, args=(stop, args.duration), name="sampler", daemon=True)
         worker.start()
+        # Under systemd: READY=1 now, then STATUS= and the watchdog's WATCHDOG=1 while the threads make
+        # progress, STOPPING=1 at the end. Outside systemd it does nothing.
+        heartbeat = Heartbeat.from_environ(sampler, delivering)
+        heartbeat.start()
         caught_up: dict[str, bool] = {}
         try:
             while worker.is_alive():
@@ -126,6 +131,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                         closed.set()
                         stop.set()
         finally:
+            heartbeat.stop()
             stop.set()
             worker.join(2.0)
             stuck = sampler.stop(timeout_s=2.0)
