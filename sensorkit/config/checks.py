@@ -110,8 +110,14 @@ class Checker(SensorChecks):
             self.problem(("device", "altitude_m"), "[device] key 'altitude_m'",
                          f"must be the height above sea level in metres (-500 to 9000), got {type_name(altitude)}")
             altitude = 0.0
+        console = raw.get("serial_console", True)
+        if not isinstance(console, bool):
+            self.problem(("device", "serial_console"), "[device] key 'serial_console'",
+                         f"must be true or false (false: the serial console is off, so GPIO14/15 are free), "
+                         f"got {type_name(console)}")
+            console = True
         lines = {k[1]: v for k, v in self.lines.items() if len(k) == 2 and k[0] == "device"}
-        return DeviceConfig(board, buses, pins, onewire, lines, float(altitude))
+        return DeviceConfig(board, buses, pins, onewire, lines, float(altitude), console)
 
     def _device_buses(self, raw: Any) -> dict[int, tuple[int, int]] | None:
         if raw is None:

@@ -9,9 +9,16 @@ from sensorkit.errors import ConfigError
 
 
 def apply_device_overrides(config: Config, profile: Any) -> Any:
-    """The profile with the config's [device] buses and pins applied (generic boards)."""
+    """The profile with the config's [device] buses and pins applied (generic boards, overlays, no console)."""
     device = config.device
-    if device.i2c_buses is None and device.gpio_pins is None and device.onewire_pin is None:
+    reserved = None
+    if not device.serial_console:
+        # The serial console's reservations (UART TXD/RXD) go; the rest (HAT EEPROM, ...) stay.
+        # (The I2C pins are reserved by their buses, not by the profile's list: leave them to the buses.)
+        bus_pins = {pin for bus in profile.i2c_buses.values() for pin in (bus.sda, bus.scl)}
+        reserved = {pin: why for pin, why in profile.reserved.items()
+                    if pin not in bus_pins and "UART" not in why and "serial console" not in why}
+    if device.i2c_buses is None and device.gpio_pins is None and device.onewire_pin is None and reserved is None:
         return profile
     from boards import BoardError
 
@@ -20,6 +27,7 @@ def apply_device_overrides(config: Config, profile: Any) -> Any:
             i2c_buses=device.i2c_buses,
             gpio_pins=device.gpio_pins,
             onewire_pin=device.onewire_pin,
+            reserved=reserved,
         )
     except BoardError as exc:
         line = next(iter(device.key_lines.values()), None)

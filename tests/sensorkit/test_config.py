@@ -8,7 +8,7 @@ import pytest
 
 import boards
 from sensorkit.catalog import DRIVERS
-from sensorkit.config import find_config, load_config, parse_config, resolve, search_paths
+from sensorkit.config import apply_device_overrides, find_config, load_config, parse_config, resolve, search_paths
 from sensorkit.durations import format_duration, parse_duration
 from sensorkit.errors import ConfigError
 
@@ -320,3 +320,18 @@ def test_config_timeout_key_is_a_duration_longer_than_the_conversion() -> None:
     assert "key 'timeout'" in short and "every read would be abandoned" in short
     [week] = problems_of(base + 'timeout = "2w"\n')
     assert "longer than a week" in week
+
+
+def test_config_serial_console_off_frees_gpio14_and_15() -> None:
+    import boards
+
+    text = '[[sensor]]\nname = "button"\ndriver = "gpio_input"\npin = "GPIO14"\n'
+    profile = boards.get_profile("raspberry-pi-4b")
+    with pytest.raises(ConfigError, match="serial console"):
+        resolve(parse_config(text, "c.toml"), apply_device_overrides(parse_config(text, "c.toml"), profile))
+    off = parse_config('[device]\nserial_console = false\n' + text, "c.toml")
+    freed = apply_device_overrides(off, profile)
+    assert [r.pin for r in resolve(off, freed)] == [14]
+    assert 0 in freed.reserved  # the HAT EEPROM pins stay reserved
+    [problem] = problems_of('[device]\nserial_console = "off"\n')
+    assert "true or false" in problem
