@@ -20,6 +20,21 @@ Pragmas, and why (each one cuts what an SD card is asked to write):
   survives the process being killed) without an fsync; the outbox asks for
   an fsync (``FULL`` for one commit) every `sync_interval_s` instead, which
   bounds what a power cut can lose. See `sensorkit.outbox` for the window.
+
+Schema versions (``PRAGMA user_version``), and how a file moves up:
+
+1. numbers and booleans: series, the hot ring and cold chunks of 14-byte
+   records, cursors, dead letters, drop counts.
+2. text and bytes as well: the `content` table (a reading's text, or its
+   bytes with their media type, keyed by the reading's id; see
+   `sensorkit.outbox.codec` for why beside the chunks, not in them), and a
+   `media_type` column for dead letters. Numbers are stored exactly as in 1.
+
+The writer upgrades an older file when it opens it (`MIGRATIONS`, all steps
+in one transaction, so a kill leaves the file as it was and the next start
+upgrades it again); readers (`sensorkit outbox status`, `list-dead`) read an
+older file as it is, without writing it. A file newer than `SCHEMA_VERSION`
+is refused, untouched, with a message saying to upgrade sensorkit.
 """
 from __future__ import annotations
 
@@ -29,6 +44,7 @@ import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sensorkit.errors import OutboxError, OutboxFull
 from sensorkit.outbox.codec import RECORD, ChunkRow, timestamps
@@ -36,18 +52,25 @@ from sensorkit.outbox.codec import RECORD, ChunkRow, timestamps
 log = logging.getLogger(__name__)
 
 APPLICATION_ID = 0x534B4F58  # "SKOX" in the file header: this SQLite file is a sensorkit outbox
-SCHEMA_VERSION = 1  # PRAGMA user_version
+SCHEMA_VERSION = 2  # PRAGMA user_version; see the module docstring for what each version holds
 PAGE_SIZE = 512  # the smallest SQLite page (see the module docstring)
 BUSY_TIMEOUT_S = 5.0  # how long a connection waits for another process's write to finish
 JOURNAL_SIZE_LIMIT_BYTES = 1 << 20  # the WAL shrinks back to this after a big drain
 SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database
 LOCK_SUFFIX = ".lock"  # <outbox>.lock: held by the one process that writes readings
 
+# Text and bytes values (schema 2): a row per reading whose series kind is text or bytes, removed with
+# the reading when the floor passes it.
+CONTENT_TABLE = """CREATE TABLE content (
+        reading_id INTEGER PRIMARY KEY,
+        media_type TEXT,  -- of bytes; NULL for text
+        value NOT NULL)  -- TEXT for text, BLOB for bytes"""
+
 SCHEMA = (
     """CREATE TABLE series (
         id INTEGER PRIMARY KEY,
         series TEXT NOT NULL, sensor TEXT NOT NULL, quantity TEXT NOT NULL, unit TEXT NOT NULL,
-        kind INTEGER NOT NULL,  -- 0 float, 1 int, 2 bool: the Python type of its values
+        kind INTEGER NOT NULL,  -- 0 float, 1 int, 2 bool, 3 text, 4 bytes: the Python type of its values
         UNIQUE (series, sensor, quantity, unit, kind))""",
     # Recent commits: a ring of slots, each a page, rewritten in place (see sensorkit.outbox.writer).
     """CREATE TABLE hot (
@@ -73,17 +96,23 @@ SCHEMA = (
         reading_id INTEGER NOT NULL,
         series_id INTEGER NOT NULL REFERENCES series (id),
         timestamp_ms INTEGER NOT NULL,
-        value NOT NULL,
+        value NOT NULL,  -- a number, or TEXT / BLOB for text and bytes
         reason TEXT NOT NULL,
         dead_ms INTEGER NOT NULL,
-        retry INTEGER NOT NULL DEFAULT 0)  -- 1: `retry-dead` asked for another try""",
+        retry INTEGER NOT NULL DEFAULT 0,  -- 1: `retry-dead` asked for another try
+        media_type TEXT)  -- of bytes; NULL otherwise (added in schema 2)""",
     "CREATE INDEX dead_letter_by_uploader ON dead_letter (uploader, retry)",
     """CREATE TABLE dropped (
         series_id INTEGER PRIMARY KEY REFERENCES series (id),
         count INTEGER NOT NULL)""",
     # 'floor': the lowest reading id still stored; every id below it is gone.
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    CONTENT_TABLE,
 )
+# What takes a file from version v to v + 1, keyed by v; applied in order, in one transaction.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (CONTENT_TABLE, "ALTER TABLE dead_letter ADD COLUMN media_type TEXT"),
+}
 
 _RECOVER_HINT = (
     "sensorkit left it as it is. To save what it holds: `sqlite3 {path} .recover | sqlite3 recovered.sqlite`; "
@@ -217,6 +246,29 @@ def _create(conn: sqlite3.Connection) -> None:
         raise
 
 
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring an older outbox up to `SCHEMA_VERSION`, in one transaction: all of it, or none."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        found = version = conn.execute("PRAGMA user_version").fetchone()[0]  # again, under the lock
+        while version < SCHEMA_VERSION:
+            steps = MIGRATIONS.get(version)
+            if steps is None:
+                raise OutboxError(f"the outbox {path} has schema {found}, which this sensorkit cannot upgrade "
+                                  f"(it knows {SCHEMA_VERSION}): move the file aside to start a new outbox")
+            for statement in steps:
+                conn.execute(statement)
+            version += 1
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    if found < SCHEMA_VERSION:
+        log.info("upgraded the outbox %s from schema %d to %d", path, found, SCHEMA_VERSION)
+
+
 def _configure(conn: sqlite3.Connection, path: Path) -> None:
     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if str(mode).lower() != "wal":
@@ -285,6 +337,8 @@ def open_database(path: Path, version: int | None, *, exclusive: bool = True) ->
                 conn.close()
                 return open_database(path, inspect_file(path, check=False), exclusive=exclusive)
         _configure(conn, path)
+        if version is not None and version < SCHEMA_VERSION:
+            _migrate(conn, path)
         _probe_write(conn)
     except OutboxError:
         conn.close()
@@ -443,6 +497,16 @@ def chunks_between(conn: sqlite3.Connection, hot: HotIndex, start: int, end: int
         rows += conn.execute(sql, slots).fetchall()
     rows.sort(key=lambda row: row[0])
     return rows
+
+
+def contents_between(conn: sqlite3.Connection, start: int, end: int) -> dict[int, tuple[str | None, Any]]:
+    """The text and bytes of the readings with ids in [start, end): id -> (media type, value)."""
+    return {rid: (media_type, value) for rid, media_type, value in conn.execute(
+        "SELECT reading_id, media_type, value FROM content WHERE reading_id >= ? AND reading_id < ?", (start, end))}
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
 def timestamp_of(conn: sqlite3.Connection, hot: HotIndex, reading_id: int) -> int | None:
