@@ -306,9 +306,14 @@ class Outbox:
                 end = content_end(rows, self._file.series, start, end, BATCH_CONTENT_BYTES)
                 contents = self._read(self._file.contents_between, start, end)
             items: list[tuple[int, Reading]] = []
-            for row in rows:
-                if row[0] < end:
-                    items.extend(decode(row, self._file.series, start, end, contents))
+            try:
+                for row in rows:
+                    if row[0] < end:
+                        items.extend(decode(row, self._file.series, start, end, contents))
+            except KeyError as exc:  # only a damaged file lacks the value of a text or bytes reading
+                raise OutboxError(f"the outbox {self.path} has no value for its text or bytes reading {exc}: the "
+                                  f"file is damaged (`sqlite3 {self.path} 'PRAGMA integrity_check'` says where)"
+                                  ) from None
             with self._lock:
                 self._in_flight[uploader] = start
         return items

@@ -5,6 +5,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,7 @@ def open_outbox(path: Path, fake_clock: FakeClock) -> Iterator:
 
 
 def content_ids(path: Path) -> list[int]:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         return [rid for (rid,) in conn.execute("SELECT reading_id FROM content ORDER BY reading_id")]
 
 
