@@ -6,7 +6,12 @@ dropped), so each gets every reading at least once, in the order they were
 committed, which is timestamp order per series (one sensor worker makes a
 series). How they are stored: `sensorkit.outbox.chunks` (a ring of page-sized slots,
 rewritten in place, in front of an append-only table), `sensorkit.outbox.codec`
-(14 bytes a reading), `sensorkit.outbox.store` (the file, its pragmas, its errors).
+(14 bytes a reading; text and bytes beside the records, in a table of their
+own), `sensorkit.outbox.store` (the file, its pragmas, its errors) and
+`sensorkit.outbox.schema` (its tables, versions and upgrades).
+
+A value is a number, a bool, UTF-8 text or bytes with a media type, at most
+`sensorkit.readings.MAX_VALUE_BYTES` (1 MiB; `Reading` refuses more).
 
 Durability window, at the defaults:
 
