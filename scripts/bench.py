@@ -31,6 +31,9 @@ Rows:
                                every 30 s for the kernel's writeback), then, without
                                --quick, 10 minutes in real time (committer and delivery
                                threads, 10 sensor threads, the kernel's own writeback)
+  outbox with text             the ingest and simulated bytes/reading rows again with
+                               100-byte UTF-8 text values instead of numbers (numbers keep
+                               their 14-byte records; text goes to the content table)
   outbox drain                 readings/s through the read/acknowledge path alone: a
                                backlog drained in batches of 1000 to a do-nothing uploader,
                                and the draining process's peak RSS (VmHWM)
@@ -246,13 +249,13 @@ def _sensor_readings(sensor: int, count: int, start_ms: int) -> list[Any]:
                     start_ms + n) for n in range(count)]
 
 
-def bench_outbox_ingest(directory: str, total: int) -> dict[str, Any]:
+def bench_outbox_ingest(directory: str, total: int, make: Any = _sensor_readings) -> dict[str, Any]:
     from sensorkit.clock import SystemClock
     from sensorkit.outbox import Outbox
 
     per_thread = total // SENSORS
     now_ms = SystemClock().time_ms()
-    cycles = [_sensor_readings(i, 1000, now_ms) for i in range(SENSORS)]  # built before the clock starts
+    cycles = [make(i, 1000, now_ms) for i in range(SENSORS)]  # built before the clock starts
     # Ten threads adding flat out is a flood no sampler makes: room for all of it in memory, so that
     # the figure is how fast the committer (at its defaults otherwise) gets readings into the file.
     outbox = Outbox(os.path.join(directory, "ingest.sqlite"), ["iobeam"], max_pending=total)
@@ -277,14 +280,14 @@ def bench_outbox_ingest(directory: str, total: int) -> dict[str, Any]:
             "stored": status.stored, "dropped": status.dropped}
 
 
-def bench_outbox_bytes(directory: str, seconds: int, quantities: int) -> dict[str, Any]:
+def bench_outbox_bytes(directory: str, seconds: int, quantities: int, *, text: bool = False) -> dict[str, Any]:
     from sensorkit.clock import FakeClock
     from sensorkit.delivery import Delivery
     from sensorkit.outbox import Outbox
     from sensorkit.readings import Reading
 
     clock = FakeClock(wall_ms=int(time.time() * 1000))
-    path = os.path.join(directory, f"bytes{quantities}.sqlite")
+    path = os.path.join(directory, f"bytes{quantities}{'text' if text else ''}.sqlite")
     # What simulated time misses is the kernel's writeback: it writes dirty pages out after ~30 s, and
     # the next write to such a page counts again in write_bytes. os.sync() every 30 simulated seconds
     # stands in for it (it flushes the whole machine, as the kernel's flusher would, only sooner).
@@ -299,7 +302,8 @@ def bench_outbox_bytes(directory: str, seconds: int, quantities: int) -> dict[st
             start_bytes, readings = _write_bytes() or 0, 0
         for sensor in range(SENSORS):
             ts = clock.time_ms()
-            outbox.add([Reading(f"s{sensor}_{q}", f"s{sensor}", q, 20.0 + (second % 300) / 10 + k, "", ts)
+            outbox.add([Reading(f"s{sensor}_{q}", f"s{sensor}", q,
+                                _text_value(second, k) if text else 20.0 + (second % 300) / 10 + k, "", ts)
                         for k, q in enumerate(names)])
             readings += quantities
         if clock.monotonic() >= next_step:
@@ -313,6 +317,27 @@ def bench_outbox_bytes(directory: str, seconds: int, quantities: int) -> dict[st
     outbox.close()
     return {"readings": readings, "simulated_s": seconds, "write_bytes": written,
             "per_reading": written / readings, "file_bytes": status.file_bytes, "waiting": status.uploaders[0].waiting}
+
+
+TEXT_BYTES = 100  # the text rows' value size
+
+
+def _text_value(n: int, k: int = 0) -> str:
+    return f"{n:08d}.{k} ".ljust(TEXT_BYTES, "x")  # 100 bytes of UTF-8, different every time
+
+
+def _text_readings(sensor: int, count: int, start_ms: int) -> list[Any]:
+    from sensorkit.readings import Reading
+
+    return [Reading(f"s{sensor}_note", f"s{sensor}", "note", _text_value(n), "", start_ms + n) for n in range(count)]
+
+
+def bench_outbox_text(directory: str, quick: bool) -> dict[str, Any]:
+    """The ingest and simulated bytes/reading rows with 100-byte text values instead of numbers."""
+    return {
+        "ingest": bench_outbox_ingest(directory, 100_000 if quick else 500_000, make=_text_readings),
+        "bytes1": bench_outbox_bytes(directory, 600 if quick else 3600, 1, text=True),
+    }
 
 
 def bench_outbox_bytes_realtime(directory: str, seconds: int, quantities: int) -> dict[str, Any]:
@@ -416,6 +441,7 @@ def bench_outbox(quick: bool) -> dict[str, Any]:
             "bytes1": bench_outbox_bytes(directory, 600 if quick else 3600, 1),
             "bytes2": bench_outbox_bytes(directory, 600 if quick else 3600, 2),
             "drain": bench_outbox_drain(directory, 200_000 if quick else 1_000_000),
+            "text": bench_outbox_text(directory, quick),
             **({} if quick else _realtime_rows(directory)),
         }
     finally:
@@ -579,6 +605,13 @@ def rows_of(results: dict[str, Any]) -> list[tuple[str, float, str, str | None, 
                 real = o[f"realtime{q}"]["per_reading"]
                 rows.append((f"  same, {o[f'realtime{q}']['seconds']} s in real time", real, "B", "<= 200",
                              real <= 200))
+        if "text" in o:
+            t = o["text"]
+            rows += [
+                (f"outbox ingest, {TEXT_BYTES}-byte text values", t["ingest"]["per_s"], "/s", None, None),
+                (f"outbox bytes/reading, 10 sensors x 1 @ 1 Hz, {TEXT_BYTES}-byte text, "
+                 f"{t['bytes1']['simulated_s'] / 60:g} min simulated", t["bytes1"]["per_reading"], "B", None, None),
+            ]
         rows += [
             (f"outbox drain, {o['drain']['readings']:,} to a null uploader", o["drain"]["per_s"], "/s",
              ">= 20000", o["drain"]["per_s"] >= 20_000),

@@ -4,6 +4,7 @@
 
     SensorkitError
     ├── ConfigError            (also ValueError) bad config file, option or CLI value
+    ├── ValueTooLarge          (also ValueError) a reading's text or bytes exceed MAX_VALUE_BYTES
     └── UploadError
         ├── TransientUploadError   try again later (network, 5xx, 429)
         └── PermanentUploadError   the data itself was refused
@@ -25,6 +26,21 @@ class ConfigError(SensorkitError, ValueError):
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message)
         self.problems = list(problems) if problems else [message]
+
+
+class ValueTooLarge(SensorkitError, ValueError):
+    """A reading's text or bytes are larger than `sensorkit.readings.MAX_VALUE_BYTES` (1 MiB).
+
+    Raised by `Reading()` itself, so by whatever makes the reading: the
+    sampler's worker (reported like a failed read of that sensor) or a
+    directory watcher (which should report the file and skip it). `size` and
+    `limit` are in bytes (UTF-8 for text).
+    """
+
+    def __init__(self, message: str, *, size: int, limit: int) -> None:
+        super().__init__(message)
+        self.size = size
+        self.limit = limit
 
 
 class UploadError(SensorkitError):

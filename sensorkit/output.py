@@ -17,6 +17,11 @@ class OutputClosed(Exception):
     """The reader of our output went away (e.g. `| head`)."""
 
 
+# Characters that end a line for str.splitlines() and for JavaScript, which json.dumps(ensure_ascii=False)
+# leaves as they are; escaped, a reading is one line for every reader, not only for those splitting at "\n".
+_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
 class JsonlOutput:
     """One JSON object per reading per line, flushed per batch."""
 
@@ -26,6 +31,9 @@ class JsonlOutput:
 
     def write(self, readings: Sequence[Reading]) -> None:
         text = "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in readings)
+        for char, escaped in _LINE_BREAKS.items():
+            if char in text:
+                text = text.replace(char, escaped)
         with self._lock:
             try:
                 self._stream.write(text)
@@ -57,11 +65,19 @@ class NoOutput:
         """Nothing to flush."""
 
 
+CONSOLE_TEXT_SHOWN = 24  # characters of a text value in the live table
+
+
 def format_value(value: Any) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, float):
         return f"{value:.2f}"
+    if isinstance(value, bytes):
+        return f"<{len(value):,} bytes>"
+    if isinstance(value, str):  # on one line, and short: the table has one row per series
+        shown = json.dumps(value, ensure_ascii=False)
+        return shown if len(shown) <= CONSOLE_TEXT_SHOWN else shown[:CONSOLE_TEXT_SHOWN - 2] + "…\""
     return str(value)
 
 

@@ -74,10 +74,9 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 
 def _list_dead(letters: list[Any], *, as_json: bool) -> int:
     import json
-    from dataclasses import asdict
 
     if as_json:
-        print(json.dumps([asdict(letter) for letter in letters], indent=2))
+        print(json.dumps([letter.to_dict() for letter in letters], indent=2, ensure_ascii=False))
         return EXIT_OK
     if not letters:
         print("no dead letters: every server took every reading it was sent")
@@ -85,8 +84,25 @@ def _list_dead(letters: list[Any], *, as_json: bool) -> int:
     for letter in letters:
         again = " (to be sent again)" if letter.retry else ""
         taken = local_time(letter.timestamp_ms, ms=True)
-        print(f"{letter.uploader}  {taken}  {letter.series} = {letter.value}{again}: {letter.reason}")
+        print(f"{letter.uploader}  {taken}  {letter.series} = {shown_value(letter.value, letter.media_type)}{again}: "
+              f"{letter.reason}")
     return EXIT_OK
+
+
+TEXT_SHOWN = 60  # characters of a text value that list-dead shows
+
+
+def shown_value(value: Any, media_type: str | None) -> str:
+    """A value on one line: numbers as they are, text quoted (cut, with its length), bytes by size and type."""
+    import json
+
+    if isinstance(value, bytes):
+        return f"<{len(value):,} bytes, {media_type}>"
+    if isinstance(value, str):
+        if len(value) <= TEXT_SHOWN:
+            return json.dumps(value, ensure_ascii=False)
+        return f"{json.dumps(value[:TEXT_SHOWN], ensure_ascii=False)[:-1]}…\" ({len(value):,} characters)"
+    return str(value)
 
 
 def _outbox_lines(status: Any, now_ms: int) -> list[str]:

@@ -6,7 +6,12 @@ dropped), so each gets every reading at least once, in the order they were
 committed, which is timestamp order per series (one sensor worker makes a
 series). How they are stored: `sensorkit.outbox.chunks` (a ring of page-sized slots,
 rewritten in place, in front of an append-only table), `sensorkit.outbox.codec`
-(14 bytes a reading), `sensorkit.outbox.store` (the file, its pragmas, its errors).
+(14 bytes a reading; text and bytes beside the records, in a table of their
+own), `sensorkit.outbox.store` (the file, its pragmas, its errors) and
+`sensorkit.outbox.schema` (its tables, versions and upgrades).
+
+A value is a number, a bool, UTF-8 text or bytes with a media type, at most
+`sensorkit.readings.MAX_VALUE_BYTES` (1 MiB; `Reading` refuses more).
 
 Durability window, at the defaults:
 
@@ -47,7 +52,7 @@ from typing import Any, Callable
 
 from sensorkit.clock import SystemClock
 from sensorkit.errors import OutboxError, OutboxFull
-from sensorkit.outbox.codec import SeriesKey, classify, decode, series_key, to_value
+from sensorkit.outbox.codec import NO_CONTENTS, SeriesKey, classify, content_end, decode, series_key, stored_value
 from sensorkit.outbox.status import OutboxStatus, publish_snapshot, snapshot_path
 from sensorkit.outbox.writer import PRUNE_INTERVAL_S, WARNING_INTERVAL_S, Items, OutboxWriter
 from sensorkit.readings import Reading
@@ -64,7 +69,8 @@ DEFAULT_MAX_READINGS = 10_000_000  # ~170-260 MB of file
 DEFAULT_MAX_AGE_S = 30 * 86_400.0
 SNAPSHOT_INTERVAL_S = 5.0  # how often a running outbox publishes its status for `sensorkit outbox status`
 IDLE_WAIT_S = 3600.0  # the committer's nap when nothing is queued and nothing is published (add() wakes it)
-_PLAIN_VALUES = (float, int, bool)
+_PLAIN_VALUES = (float, int, bool, str, bytes)  # checked by Reading itself
+BATCH_CONTENT_BYTES = 8 << 20  # text and bytes in one batch at most (more than one value only when they fit)
 
 
 class Outbox:
@@ -291,15 +297,28 @@ class Outbox:
         """Up to `limit` committed readings after the uploader's cursor, with their ids, oldest first.
 
         They count as in flight, safe from the bounds, until `settled(uploader)`.
+        Text and bytes make a batch shorter when they would pass `BATCH_CONTENT_BYTES`
+        (8 MiB) together, so a drain of big files never holds them all in memory.
         """
         with self._write_lock:  # no commit may move the floor between choosing the batch and marking it
             start = max(self._cursor(uploader) + 1, self._file.floor)
             end = min(start + limit, self._file.next_id)
             if start >= end:
                 return []
+            rows = self._read(self._file.chunks_between, start, end)
+            contents = NO_CONTENTS
+            if self._file.has_contents:
+                end = content_end(rows, self._file.series, start, end, BATCH_CONTENT_BYTES)
+                contents = self._read(self._file.contents_between, start, end)
             items: list[tuple[int, Reading]] = []
-            for row in self._read(self._file.chunks_between, start, end):
-                items.extend(decode(row, self._file.series, start, end))
+            try:
+                for row in rows:
+                    if row[0] < end:
+                        items.extend(decode(row, self._file.series, start, end, contents))
+            except KeyError as exc:  # only a damaged file lacks the value of a text or bytes reading
+                raise OutboxError(f"the outbox {self.path} has no value for its text or bytes reading {exc}: the "
+                                  f"file is damaged (`sqlite3 {self.path} 'PRAGMA integrity_check'` says where)"
+                                  ) from None
             with self._lock:
                 self._in_flight[uploader] = start
         return items
@@ -319,9 +338,12 @@ class Outbox:
 
     def retry_batch(self, uploader: str, limit: int) -> list[tuple[int, Reading]]:
         """Dead letters flagged by `retry_dead`, with their dead-letter ids, oldest first."""
-        rows = self._read(self._file.dead_to_retry, uploader, limit)
-        return [(did, Reading(name, sensor, quantity, to_value(kind, float(value)), unit, ts))
-                for did, name, sensor, quantity, unit, kind, ts, value in rows]
+        items = []
+        for did, name, sensor, quantity, unit, kind, ts, stored, media_type in self._read(
+                self._file.dead_to_retry, uploader, limit):
+            value, media_type = stored_value(kind, stored, media_type)
+            items.append((did, Reading(name, sensor, quantity, value, unit, ts, media_type)))
+        return items
 
     def ack(self, uploader: str, last_id: int) -> None:
         """`uploader` took every reading up to `last_id`: move its cursor (one transaction)."""

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sensorkit.errors import OutboxError
-from sensorkit.outbox.codec import to_value
+from sensorkit.outbox.codec import stored_value
 from sensorkit.outbox.store import (
     BUSY_TIMEOUT_S,
     HotIndex,
@@ -28,9 +28,11 @@ from sensorkit.outbox.store import (
     hot_index,
     id_range,
     open_existing,
+    schema_version,
     timestamp_of,
     writer_pid,
 )
+from sensorkit.readings import json_value
 
 SNAPSHOT_DIR = "/dev/shm"  # RAM: a running writer publishes its status here, where writing costs no disk
 SNAPSHOT_PREFIX = "sensorkit-outbox-"
@@ -65,10 +67,17 @@ class DeadLetter:
     uploader: str
     series: str
     timestamp_ms: int
-    value: Any
+    value: Any  # a number, a bool, text (str) or bytes, as the reading had it
     reason: str
     dead_ms: int  # when it was refused (last refused, after a retry)
     retry: bool  # flagged by `retry-dead` for another try
+    media_type: str | None = None  # of bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON: the value as in a JSON line (bytes as base64, with "encoding" and "media_type")."""
+        return {"uploader": self.uploader, "series": self.series, "timestamp_ms": self.timestamp_ms,
+                **json_value(self.value, self.media_type), "reason": self.reason, "dead_ms": self.dead_ms,
+                "retry": self.retry}
 
 
 @dataclass(frozen=True)
@@ -223,20 +232,25 @@ def dead_letters(path: str | os.PathLike[str], uploader: str | None = None) -> l
     if in_the_way is not None:
         raise in_the_way
     conn = open_existing(path, writable=False)
-    sql = ("SELECT d.uploader, s.series, d.timestamp_ms, s.kind, d.value, d.reason, d.dead_ms, d.retry "
-           "FROM dead_letter d JOIN series s ON s.id = d.series_id")
     params: tuple[str, ...] = ()
-    if uploader is not None:
-        sql += " WHERE d.uploader = ?"
-        params = (uploader,)
     try:
+        # A file of schema 1, not yet upgraded by `sensorkit run`, is read as it is: it has no media types.
+        media_type = "d.media_type" if schema_version(conn) >= 2 else "NULL"
+        sql = (f"SELECT d.uploader, s.series, d.timestamp_ms, s.kind, d.value, {media_type}, d.reason, d.dead_ms, "
+               "d.retry FROM dead_letter d JOIN series s ON s.id = d.series_id")
+        if uploader is not None:
+            sql += " WHERE d.uploader = ?"
+            params = (uploader,)
         rows = conn.execute(sql + " ORDER BY d.id", params).fetchall()
     except sqlite3.Error as exc:
         raise OutboxError(f"cannot read the outbox {path}: {exc}") from None
     finally:
         conn.close()
-    return [DeadLetter(name, series, ts, to_value(kind, value), reason, dead_ms, bool(retry))
-            for name, series, ts, kind, value, reason, dead_ms, retry in rows]
+    letters = []
+    for name, series, ts, kind, stored, media_type, reason, dead_ms, retry in rows:
+        value, media_type = stored_value(kind, stored, media_type)
+        letters.append(DeadLetter(name, series, ts, value, reason, dead_ms, bool(retry), media_type))
+    return letters
 
 
 def retry_dead(path: str | os.PathLike[str], uploader: str | None = None) -> int:

@@ -1,4 +1,4 @@
-"""The outbox's SQLite file: opening it safely, its schema, and what its errors mean.
+"""The outbox's SQLite file: opening it safely, the queries on it, and what its errors mean.
 
 Opening never harms a file that is not ours: a file is first inspected
 through a read-only connection, and only a new (empty) file or one marked
@@ -20,6 +20,9 @@ Pragmas, and why (each one cuts what an SD card is asked to write):
   survives the process being killed) without an fsync; the outbox asks for
   an fsync (``FULL`` for one commit) every `sync_interval_s` instead, which
   bounds what a power cut can lose. See `sensorkit.outbox` for the window.
+
+The tables and the schema versions, with how an older file is upgraded when
+the writer opens it: `sensorkit.outbox.schema`.
 """
 from __future__ import annotations
 
@@ -29,61 +32,19 @@ import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sensorkit.errors import OutboxError, OutboxFull
 from sensorkit.outbox.codec import RECORD, ChunkRow, timestamps
+from sensorkit.outbox.schema import APPLICATION_ID, SCHEMA_VERSION, create, migrate
 
 log = logging.getLogger(__name__)
 
-APPLICATION_ID = 0x534B4F58  # "SKOX" in the file header: this SQLite file is a sensorkit outbox
-SCHEMA_VERSION = 1  # PRAGMA user_version
 PAGE_SIZE = 512  # the smallest SQLite page (see the module docstring)
 BUSY_TIMEOUT_S = 5.0  # how long a connection waits for another process's write to finish
 JOURNAL_SIZE_LIMIT_BYTES = 1 << 20  # the WAL shrinks back to this after a big drain
 SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database
 LOCK_SUFFIX = ".lock"  # <outbox>.lock: held by the one process that writes readings
-
-SCHEMA = (
-    """CREATE TABLE series (
-        id INTEGER PRIMARY KEY,
-        series TEXT NOT NULL, sensor TEXT NOT NULL, quantity TEXT NOT NULL, unit TEXT NOT NULL,
-        kind INTEGER NOT NULL,  -- 0 float, 1 int, 2 bool: the Python type of its values
-        UNIQUE (series, sensor, quantity, unit, kind))""",
-    # Recent commits: a ring of slots, each a page, rewritten in place (see sensorkit.outbox.writer).
-    """CREATE TABLE hot (
-        slot INTEGER PRIMARY KEY,
-        first_id INTEGER NOT NULL,  -- holds readings first_id .. first_id + count - 1
-        count INTEGER NOT NULL,
-        base_ms INTEGER NOT NULL,
-        data BLOB NOT NULL)  -- see sensorkit.outbox.codec; padded to a fixed size""",
-    # Older readings still needed: a slot about to be reused moves here first, in id order.
-    """CREATE TABLE chunk (
-        first_id INTEGER PRIMARY KEY,
-        count INTEGER NOT NULL,
-        base_ms INTEGER NOT NULL,
-        data BLOB NOT NULL)""",
-    """CREATE TABLE cursor (
-        uploader TEXT PRIMARY KEY,
-        last_id INTEGER NOT NULL,  -- every reading up to here was delivered, dead-lettered or dropped
-        delivered INTEGER NOT NULL DEFAULT 0,
-        last_success_ms INTEGER, last_error TEXT, last_error_ms INTEGER)""",
-    """CREATE TABLE dead_letter (
-        id INTEGER PRIMARY KEY,
-        uploader TEXT NOT NULL,
-        reading_id INTEGER NOT NULL,
-        series_id INTEGER NOT NULL REFERENCES series (id),
-        timestamp_ms INTEGER NOT NULL,
-        value NOT NULL,
-        reason TEXT NOT NULL,
-        dead_ms INTEGER NOT NULL,
-        retry INTEGER NOT NULL DEFAULT 0)  -- 1: `retry-dead` asked for another try""",
-    "CREATE INDEX dead_letter_by_uploader ON dead_letter (uploader, retry)",
-    """CREATE TABLE dropped (
-        series_id INTEGER PRIMARY KEY REFERENCES series (id),
-        count INTEGER NOT NULL)""",
-    # 'floor': the lowest reading id still stored; every id below it is gone.
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-)
 
 _RECOVER_HINT = (
     "sensorkit left it as it is. To save what it holds: `sqlite3 {path} .recover | sqlite3 recovered.sqlite`; "
@@ -201,22 +162,6 @@ def _inspect(path: Path, *, check: bool, timeout_s: float) -> int | None:
         conn.close()
 
 
-def _create(conn: sqlite3.Connection) -> None:
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        for statement in SCHEMA:
-            conn.execute(statement)
-        conn.execute("INSERT INTO meta (key, value) VALUES ('floor', 1)")
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-
-
 def _configure(conn: sqlite3.Connection, path: Path) -> None:
     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if str(mode).lower() != "wal":
@@ -279,12 +224,14 @@ def open_database(path: Path, version: int | None, *, exclusive: bool = True) ->
                 "SELECT 1 FROM sqlite_master").fetchone()
             conn.execute("ROLLBACK")
             if empty:
-                _create(conn)
+                create(conn)
                 log.info("created the outbox %s", path)
             else:
                 conn.close()
                 return open_database(path, inspect_file(path, check=False), exclusive=exclusive)
         _configure(conn, path)
+        if version is not None and version < SCHEMA_VERSION:
+            migrate(conn, path)
         _probe_write(conn)
     except OutboxError:
         conn.close()
@@ -443,6 +390,16 @@ def chunks_between(conn: sqlite3.Connection, hot: HotIndex, start: int, end: int
         rows += conn.execute(sql, slots).fetchall()
     rows.sort(key=lambda row: row[0])
     return rows
+
+
+def contents_between(conn: sqlite3.Connection, start: int, end: int) -> dict[int, tuple[str | None, Any]]:
+    """The text and bytes of the readings with ids in [start, end): id -> (media type, value)."""
+    return {rid: (media_type, value) for rid, media_type, value in conn.execute(
+        "SELECT reading_id, media_type, value FROM content WHERE reading_id >= ? AND reading_id < ?", (start, end))}
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
 def timestamp_of(conn: sqlite3.Connection, hot: HotIndex, reading_id: int) -> int | None:

@@ -19,11 +19,22 @@ from typing import Any
 
 from sensorkit.errors import OutboxError
 from sensorkit.outbox.chunks import Chunks
-from sensorkit.outbox.codec import MAX_SERIES_ID, ChunkRow, SeriesKey, encode, series_ids, series_key, timestamps
+from sensorkit.outbox.codec import (
+    KIND_TEXT,
+    MAX_SERIES_ID,
+    ChunkRow,
+    Contents,
+    SeriesKey,
+    encode,
+    series_ids,
+    series_key,
+    timestamps,
+)
 from sensorkit.outbox.status import OutboxStatus, status_of
 from sensorkit.outbox.store import (
     PAGE_SIZE,
     WriterLock,
+    contents_between,
     delete_dead,
     flag_dead,
     id_range,
@@ -149,8 +160,10 @@ class OutboxWriter:
         try:
             self._set_full_sync(full_sync)
             db.execute("BEGIN IMMEDIATE")
-            rows = encode(batch, series_id, self.next_id, Chunks.chunk_size(len(batch)))
+            rows, contents = encode(batch, series_id, self.next_id, Chunks.chunk_size(len(batch)))
             self.chunks.adopt(self.chunks.append(rows, needed=self._needed(), commit_size=len(batch)))
+            if contents:
+                db.executemany("INSERT INTO content (reading_id, media_type, value) VALUES (?, ?, ?)", contents)
             next_id = self.next_id + len(batch)
             floor, drops = self._enforce_bounds(next_id, now, in_flight)
             if memory_drops:
@@ -218,9 +231,10 @@ class OutboxWriter:
 
     @staticmethod
     def _floor_statements(target: int) -> list[tuple[str, tuple[int, ...]]]:
-        """Forget every reading below `target`: whole chunks go, cursors move past them."""
+        """Forget every reading below `target`: whole chunks go, their text and bytes too, cursors move past them."""
         return [
             Chunks.forget_below(target),
+            ("DELETE FROM content WHERE reading_id < ?", (target,)),  # nothing to do, nothing written, if none
             ("UPDATE cursor SET last_id = ? WHERE last_id < ?", (target - 1, target - 1)),
             ("UPDATE meta SET value = ? WHERE key = 'floor'", (target,)),
         ]
@@ -269,6 +283,14 @@ class OutboxWriter:
     def chunks_between(self, start: int, end: int) -> list[ChunkRow]:
         return self.chunks.between(start, end)
 
+    @property
+    def has_contents(self) -> bool:
+        """Whether any series holds text or bytes (else no reading has a row in `content`)."""
+        return any(key[4] >= KIND_TEXT for key in self.series.values())
+
+    def contents_between(self, start: int, end: int) -> Contents:
+        return contents_between(self._db, start, end)
+
     def _count_drops(self, counts: Counter[int]) -> None:
         self._db.executemany(
             "INSERT INTO dropped (series_id, count) VALUES (?, ?) "
@@ -289,9 +311,10 @@ class OutboxWriter:
         now_ms = self._clock.time_ms()
         last_id = max(max(rid for rid, _ in items), self.cursors[uploader])
         self._transaction(f"keep dead letters of '{uploader}'", [
-            *(("INSERT INTO dead_letter (uploader, reading_id, series_id, timestamp_ms, value, reason, dead_ms) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?)",
-               (uploader, rid, self._series_ids[series_key(r)], r.timestamp_ms, r.value, reason, now_ms))
+            *(("INSERT INTO dead_letter (uploader, reading_id, series_id, timestamp_ms, value, media_type, reason, "
+               "dead_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+               (uploader, rid, self._series_ids[series_key(r)], r.timestamp_ms, r.value, r.media_type, reason,
+                now_ms))
               for rid, r in items),
             ("UPDATE cursor SET last_id = ? WHERE uploader = ?", (last_id, uploader)),
         ])
@@ -317,7 +340,7 @@ class OutboxWriter:
 
     def dead_to_retry(self, uploader: str, limit: int) -> list[tuple[Any, ...]]:
         return self._db.execute(
-            "SELECT d.id, s.series, s.sensor, s.quantity, s.unit, s.kind, d.timestamp_ms, d.value "
+            "SELECT d.id, s.series, s.sensor, s.quantity, s.unit, s.kind, d.timestamp_ms, d.value, d.media_type "
             "FROM dead_letter d JOIN series s ON s.id = d.series_id "
             "WHERE d.uploader = ? AND d.retry = 1 ORDER BY d.id LIMIT ?", (uploader, limit)).fetchall()
 

@@ -64,7 +64,8 @@ def test_codec_keeps_types_ids_and_timestamps() -> None:
     readings = [reading(True, series="door_state"), reading(7, series="pir_count"), reading(21.0),
                 reading(-3, series="x_count", ts=1), reading(2**60, series="big_count")]
     ids: dict[tuple, int] = {}
-    rows = encode(readings, lambda key: ids.setdefault(key, len(ids) + 1), first_id=10)
+    rows, contents = encode(readings, lambda key: ids.setdefault(key, len(ids) + 1), first_id=10)
+    assert contents == []  # numbers need no content rows
     series = {sid: key for key, sid in ids.items()}
     decoded = [item for row in rows for item in decode(row, series, 0, 10**9)]
     assert [i for i, _ in decoded] == [10, 11, 12, 13, 14]
@@ -77,7 +78,7 @@ def test_codec_keeps_types_ids_and_timestamps() -> None:
 
 def test_codec_bounds_chunks_and_decodes_a_slice() -> None:
     readings = numbered(MAX_CHUNK_READINGS + 10)
-    rows = encode(readings, lambda key: 1, first_id=1)
+    rows, _ = encode(readings, lambda key: 1, first_id=1)
     assert [row[1] for row in rows] == [MAX_CHUNK_READINGS, 10]
     series = {1: ("s0_temperature", "s0", "temperature", "°C", 0)}
     part = decode(rows[0], series, 5, 8)
@@ -172,8 +173,10 @@ def test_outbox_rejects_what_is_not_a_reading(open_outbox) -> None:
     outbox = open_outbox()
     with pytest.raises(TypeError):
         outbox.add([{"value": 1}])  # type: ignore[list-item]
-    with pytest.raises(TypeError, match="number or a bool"):
-        outbox.add([reading("warm")])
+    with pytest.raises(TypeError, match="a number, a bool, text"):
+        outbox.add([reading(None)])
+    with pytest.raises(TypeError, match="a number, a bool, text"):
+        outbox.add([reading([1, 2])])
     outbox.add([reading(1.0)])
     assert outbox.commit() == 1
 
