@@ -273,3 +273,49 @@ def test_config_power_pin_joins_the_pin_checks() -> None:
     on_bus = '[[sensor]]\nname = "air"\ndriver = "sht3x"\npower_pin = "GPIO2"\n'
     with pytest.raises(ConfigError, match="power_pin"):
         resolve(parse_config(on_bus, "c.toml"), boards.get_profile("simulated"))
+
+
+def test_system_hung_dht_read_is_abandoned_and_the_sensor_recovers_without_a_restart() -> None:
+    """simulate_fault = "hang": each library object hangs after a few good reads; the sampler abandons the
+    read past its timeout, the driver is made anew (a new library object) and readings come again."""
+    from tests.sensorkit.test_sampler_timeout import wait_until
+
+    clock = FakeClock()
+    config = parse_config('[device]\nboard = "simulated"\n[[sensor]]\nname = "porch"\ndriver = "dht22"\n'
+                          'pin = "GPIO17"\ninterval = "30s"\nsimulate_fault = "hang"\n', "c.toml")
+    with build_system(config, simulate=True, clock=clock) as system:
+        got: list[Any] = []
+        sampler = system.sampler(got.extend)
+        [handle] = system.sensors
+        sampler.start()
+        first_driver = handle.driver
+        status = sampler.status
+        try:
+            for _ in range(12):
+                before = status()[0]
+                sampler.poll()
+                if not _settles(lambda b=before: status()[0].samples > b.samples or status()[0].failures > b.failures):
+                    # Still in its read after a while of real time: the twin hangs. Past its timeout it is abandoned.
+                    clock.advance(handle.sampled.timeout_s + 0.001)
+                    sampler.poll()
+                    wait_until(lambda: status()[0].abandoned >= 1, "the hung read to be abandoned")
+                clock.advance(30.0)
+                if status()[0].abandoned and status()[0].samples > 3 and handle.driver is not first_driver:
+                    break
+        finally:
+            sampler.stop(timeout_s=5)
+        now = status()[0]
+        assert now.abandoned >= 1 and "ReadTimeout" in (now.last_error or "ReadTimeout")
+        assert handle.driver is not first_driver  # made anew after the abandoned read
+        assert now.samples > 3  # readings again after the hang, without a restart
+        assert len({r.timestamp_ms for r in got if r.quantity == "temperature"}) == now.samples
+
+
+def _settles(predicate: Any, seconds: float = 2.0) -> bool:
+    """Whether `predicate` holds within `seconds` of real time (a worker thread getting somewhere)."""
+    pause = threading.Event()
+    for _ in range(int(seconds / 0.005)):
+        if predicate():
+            return True
+        pause.wait(0.005)
+    return predicate()
