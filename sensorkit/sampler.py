@@ -170,6 +170,20 @@ class Sampler:
             if self._threaded:
                 self._start_worker(state)
 
+    def add(self, sensor: SampledSensor) -> None:
+        """Put a sensor found while running (a thermometer plugged in) on the grid: from its next slot on."""
+        state = _State(sensor)
+        with self._lock:
+            if self._start is not None:
+                now = self._clock.monotonic()
+                state.slot = max(0, math.ceil((now - self._start - sensor.phase_s) / sensor.interval_s))
+                state.due = self._due(state, state.slot)
+            self._states.append(state)
+            self._by_name[sensor.name] = state
+            started = self._start is not None
+        if started and self._threaded:
+            self._start_worker(state)
+
     def _start_worker(self, state: _State) -> None:
         """A worker for the state's current generation, with a slot queue of its own."""
         state.queue = queue.SimpleQueue()

@@ -11,13 +11,14 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sensorkit.clock import SystemClock
 from sensorkit.config import Config, ResolvedSensor, apply_device_overrides, parse_config, resolve
 from sensorkit.errors import ConfigError
+from sensorkit.power import PowerSwitch
 from sensorkit.readings import Reading
 from sensorkit.sampler import SampledSensor, Sampler, Sink, to_readings
 
@@ -226,7 +227,9 @@ class System:
                 fault=sensor.simulate_fault,
             )
         if spec.transport == "w1":
-            self._add_w1(resolved)
+            from sensorkit.onewire import add_w1
+
+            add_w1(self, resolved)
             return
         cls = _Remembering(spec.load_class())
         lock: threading.Lock | None = None
@@ -268,7 +271,7 @@ class System:
 
     def _append(self, resolved: ResolvedSensor, driver: Any, read_values: Any = None, *, lock: Any = None,
                 lock_name: str = "", phase_s: float = 0.0, world_name: str | None = None,
-                remake: Any = None) -> None:
+                remake: Any = None, before_read: Any = None) -> None:
         """Put a built driver on the sampler. `read_values` (default: the driver's read) gives its values;
         `remake` builds the driver anew, which the sampler does after an abandoned read."""
         from drivers import QUANTITIES
@@ -281,6 +284,8 @@ class System:
         power = self._power_switch(resolved)
 
         def read() -> Any:
+            if before_read is not None:
+                before_read()
             if power is not None and power.due:
                 power.cycle()  # before the next read, within its timeout
                 if remake is not None:
@@ -314,130 +319,8 @@ class System:
             recreate=recreate if remake is not None else None,
         )
         self.sensors.append(handle)
-
-    def _add_w1(self, resolved: ResolvedSensor) -> None:
-        """A ds18b20 entry: its `serial`, or one sampled sensor per thermometer found on the bus now.
-
-        All 1-wire sensors of the board share one W1Bus (so a bulk conversion
-        serves them all), its lock and phase 0 (so they line up behind the one
-        that converts). Sensors plugged in later are not found until a restart.
-        """
-        from drivers import DriverConfigError, SensorNotFound
-        from drivers.ds18b20 import DS18B20, W1Bus
-
-        sensor = resolved.config
-        options = dict(sensor.options)
-        serial = options.pop("serial", None)
-        aliases = options.pop("aliases", None) or {}
-        root = self.transports.w1_root()
-        bus = self._w1_buses.get(root)
-        if bus is None:
-            sleep = self.transports.w1_sleep() or self.clock.sleep
-            bus = W1Bus(root, sleep=sleep, clock=self.clock.monotonic, w1_pin=self.profile.onewire_pin)
-            self._w1_buses[root] = bus
-
-        def add(config: Any, wanted: str) -> None:
-            make = functools.partial(DS18B20, root, wanted, bus=bus, sleep=bus.sleep, clock=self.clock.monotonic,
-                                     w1_pin=self.profile.onewire_pin, **options)
-            try:
-                driver = make()
-            except DriverConfigError as exc:
-                raise self._config_error(sensor, exc) from None
-            self._append(ResolvedSensor(config), driver, lock=bus.lock, lock_name="1-wire bus",
-                         world_name=sensor.name, remake=make)
-
-        if serial is not None:
-            add(sensor, serial)
-            return
-        claimed = {s.options["serial"].lower() for s in self.config.enabled_sensors
-                   if s.driver == sensor.driver and isinstance(s.options.get("serial"), str)}
-        claimed |= {h.driver.serial for h in self.sensors if isinstance(h.driver, DS18B20)}
-        found = [s for s in bus.scan() if s not in claimed]
-        for wanted in set(aliases) - set(found):
-            log.warning("[[sensor]] '%s': aliases names %s, but no such 1-wire sensor was found", sensor.name, wanted)
-        if not found:
-            def missing() -> Any:
-                now = [s for s in bus.scan() if s not in claimed]
-                if now:
-                    raise SensorNotFound(f"1-wire sensors {', '.join(now)} appeared after start: restart "
-                                         "sensorkit to read them")
-                raise SensorNotFound(bus.diagnose())
-
-            self._append(resolved, None, missing, lock=bus.lock, lock_name="1-wire bus")
-            return
-        for wanted in found:
-            name = aliases.get(wanted) or f"{sensor.name}_{wanted[-6:]}"
-            problem = self._w1_name_problem(sensor, name, f"{name}_temperature")
-            if problem:
-                log.warning("[[sensor]] '%s': skipping 1-wire sensor %s: %s — name it with aliases = "
-                            '{ "%s" = "..." }', sensor.name, wanted, problem, wanted)
-                continue
-            add(replace(sensor, name=name, series={"temperature": f"{name}_temperature"},
-                        options={**sensor.options, "serial": wanted}), wanted)
-
-    def _w1_name_problem(self, entry: Any, name: str, series: str) -> str:
-        """Why a sensor found on the bus cannot be called `name` (empty: it can)."""
-        from sensorkit.config import NAME_RE, NAME_RULE
-
-        others = [s for s in self.config.sensors if s is not entry]
-        if not NAME_RE.match(name) or not NAME_RE.match(series):
-            return f"'{name}' is not a usable name ({NAME_RULE})"
-        if name in {s.name for s in others} | {h.name for h in self.sensors}:
-            return f"the name '{name}' is already taken"
-        taken = {v for s in others for v in s.series.values()} | {
-            v[0] for h in self.sensors for v in h.sampled.series.values()}
-        if series in taken:
-            return f"the series name '{series}' is already taken"
-        for uploader in self.config.enabled_uploaders:
-            why = uploader.spec.series_rule(series)
-            if why:
-                return f"series '{series}' {why} (uploader '{uploader.name}')"
-        return ""
-
-
-class PowerSwitch:
-    """A GPIO that switches a sensor's supply: cycled after `after` failed reads in a row.
-
-    What users otherwise do by hand for a hung DHT22 or a 1-wire bus held low. Off for
-    `OFF_S` (long enough for the sensor's supply capacitor to drain), then on, and `ON_S` for
-    it to start up before the driver is made anew and reads again.
-    """
-
-    OFF_S = 1.0
-    ON_S = 2.0  # a DHT22 wants 1 s after power-up, most I2C chips a few ms
-    CYCLE_S = OFF_S + ON_S
-
-    def __init__(self, name: str, output: Any, pin: int, after: int, sleep: Any) -> None:
-        self.name = name
-        self.output = output
-        self.pin = pin
-        self.after = after
-        self._sleep = sleep
-        self._failures = 0
-        self.due = False
-        self.cycles = 0
-
-    def failed(self) -> None:
-        self._failures += 1
-        if self._failures >= self.after:
-            self.due = True
-
-    def answered(self) -> None:
-        self._failures = 0
-
-    def cycle(self) -> None:
-        log.warning("sensor '%s' failed %d reads in a row: switching its power (GPIO%d) off and on",
-                    self.name, self._failures, self.pin)
-        self.output.off()
-        self._sleep(self.OFF_S)
-        self.output.on()
-        self._sleep(self.ON_S)
-        self.cycles += 1
-        self._failures = 0
-        self.due = False
-
-    def close(self) -> None:
-        self.output.close()
+        if self._sampler is not None:  # found while running (a thermometer plugged in): on the grid now
+            self._sampler.add(handle.sampled)
 
 
 def _close_driver(handle: SensorHandle) -> None:

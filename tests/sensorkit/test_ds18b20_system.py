@@ -122,3 +122,47 @@ def test_bad_ds18b20_entries_are_config_errors(fake_clock: FakeClock, body: str,
 def test_low_resolution_allows_a_short_interval(fake_clock: FakeClock) -> None:
     config = _config(PROBES + 'resolution = 9\ninterval = "0.1s"\n')
     assert config.sensors[0].interval_s == 0.1
+
+
+def test_system_thermometer_plugged_in_while_running_is_read_from_the_next_scan(caplog) -> None:
+    clock = FakeClock()
+    config = _config(PROBES + 'interval = "30s"\naliases = { "28-0000000000a1" = "bad name!" }\n')
+    with build_system(config, simulate=True, clock=clock) as system:
+        got: list = []
+        sampler = system.sampler(got.extend, threaded=False)
+        sampler.start()
+        sampler.poll()
+        first = {r.series for r in got}
+        assert len(first) == 2
+        twin = system.transports._w1_bus()
+        twin.add_sensor("28-00000abcdef1")  # plugged in while running
+        twin.add_sensor("28-0000000000a1")  # its alias is no name: warned about and skipped
+        with caplog.at_level(logging.WARNING):
+            for _ in range(2):
+                clock.advance(30.0)
+                sampler.poll()
+        series = {r.series for r in got}
+        assert series - first == {"probe_bcdef1_temperature"}
+        assert [h.name for h in system.sensors].count("probe_bcdef1") == 1
+        assert "found on the bus: reading it as 'probe_bcdef1'" in caplog.text
+        assert "skipping 1-wire sensor 28-0000000000a1" in caplog.text and "not a usable name" in caplog.text
+        sampler.stop()
+
+
+def test_system_empty_bus_picks_up_a_thermometer_plugged_in_later() -> None:
+    """No thermometer at start (simulate_fault = "absent"): the entry fails with what to check, then reads one."""
+    clock = FakeClock()
+    empty = _config('[[sensor]]\nname = "later"\ndriver = "ds18b20"\ninterval = "10s"\nsimulate_fault = "absent"\n')
+    with build_system(empty, simulate=True, clock=clock) as system:
+        got: list = []
+        sampler = system.sampler(got.extend, threaded=False)
+        sampler.start()
+        sampler.poll()
+        [stand_in] = sampler.status()
+        assert stand_in.name == "later" and "SensorNotFound" in (stand_in.last_error or "")
+        system.transports._w1_bus().add_sensor("28-000000c0ffee")
+        for _ in range(4):
+            clock.advance(10.0)
+            sampler.poll()
+        assert "later_c0ffee_temperature" in {r.series for r in got}
+        sampler.stop()
