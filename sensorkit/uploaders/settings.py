@@ -25,6 +25,8 @@ class Key:
     minimum: float | None = None
     maximum: float | None = None
     help: str = ""
+    choices: tuple[str, ...] = ()  # a STR key whose value must be one of these (compared in lower case)
+    check: Callable[[str], str | None] | None = None  # a further rule of a STR key: why a value is refused
 
     @property
     def hides_value(self) -> bool:
@@ -90,7 +92,48 @@ IOBEAM = UploaderSpec(
     series_rule=_iobeam_series_rule,
 )
 
-UPLOADERS: dict[str, UploaderSpec] = {IOBEAM.name: IOBEAM}
+# Byteport's naming rules (API v1 "Names"), here so config checks need not import the client.
+BYTEPORT_NAME_RE = re.compile(r"[0-9a-zA-Z_:-]{2,32}")  # matched whole
+BYTEPORT_LOG_FIELDS = ("debug", "info", "warn", "error")
+
+
+def byteport_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a Byteport namespace, device uid or field name (None when it can)."""
+    if not BYTEPORT_NAME_RE.fullmatch(name):
+        return "must be 2 to 32 characters of 0-9, a-z, A-Z, '-', '_' and ':'"
+    if name[0] in "-_" or name[-1] in "-_":
+        return "must not start or end with '-' or '_'"
+    return None
+
+
+def _byteport_series_rule(name: str) -> str | None:
+    if name.lower() in BYTEPORT_LOG_FIELDS:
+        return ("is a log level at Byteport (debug, info, warn and error, in any case, are stored as log "
+                "messages, not as data)")
+    why = byteport_name_problem(name)
+    return f"is not a Byteport field name: it {why}" if why else None
+
+
+BYTEPORT = UploaderSpec(
+    name="byteport",
+    target="sensorkit.uploaders.byteport_uploader:ByteportUploader",
+    keys=(
+        Key("namespace", STR, help="your Byteport namespace", check=byteport_name_problem),
+        Key("key", SECRET, help="the namespace's API write key"),
+        Key("key_env", ENV, help="the name of an environment variable that holds the write key"),
+        Key("device_uid", STR, help="this device's uid in the namespace", check=byteport_name_problem),
+        Key("base_url", URL, "https://api.byteport.se/", help="the root of a Byteport server (paths start at "
+            "/api/v1/)"),
+        Key("method", STR, "post", help="how stores travel: post, or get (POST past the 2 KB URL limit)",
+            choices=("post", "get")),
+        *DELIVERY_KEYS,
+    ),
+    required=("namespace", "device_uid"),
+    one_of=(("key", "key_env"),),
+    series_rule=_byteport_series_rule,
+)
+
+UPLOADERS: dict[str, UploaderSpec] = {IOBEAM.name: IOBEAM, BYTEPORT.name: BYTEPORT}
 
 
 @dataclass(frozen=True)
@@ -171,13 +214,21 @@ def coerce(key: Key, value: Any) -> Any:
         raise ValueError("must be a non-empty string")
     if key.kind == URL:
         return check_base_url(value)
+    if key.choices:
+        if value.strip().lower() not in key.choices:
+            raise ValueError(f"must be one of {', '.join(repr(c) for c in key.choices)}")
+        return value.strip().lower()
+    if key.check is not None:
+        why = key.check(value)
+        if why:
+            raise ValueError(why)
     if key.kind == DEVICE_ID:
         if not IOBEAM_DEVICE_ID_RE.match(value):
             raise ValueError("may hold only letters, digits, '_', ':' and '-'")
     if key.kind == ENV and not looks_like_variable_name(value):
         raise ValueError("does not look like the name of an environment variable (letters, digits and _, such as "
-                         "IOBEAM_TOKEN); if it is the token itself, give it as `token` or export it in a variable "
-                         "and name that here (the value is not shown: it may be a secret)")
+                         f"IOBEAM_TOKEN); if it is the secret itself, give it as `{key.name.removesuffix('_env')}` or "
+                         "export it in a variable and name that here (the value is not shown: it may be a secret)")
     return value.strip() if key.kind == SECRET else value
 
 
