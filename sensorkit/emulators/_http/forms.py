@@ -32,7 +32,9 @@ def query_pairs(request: Request) -> list[tuple[str, str]]:
 
 
 def body_pairs(request: Request) -> list[tuple[str, str]]:
-    """The parameters of a urlencoded POST body; 415 for another content type, 400 when malformed."""
+    """The parameters of a urlencoded POST body (none when it is empty); 415 for another content type, 400 malformed."""
+    if not request.body:
+        return []
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM_TYPE:
         raise HttpError(415, f"the body must be sent as Content-Type: {FORM_TYPE}, not {content_type or 'none'}")
