@@ -42,6 +42,7 @@ class UploaderSpec:
     required: tuple[str, ...] = ()
     one_of: tuple[tuple[str, ...], ...] = ()  # exactly one key of each group must be given
     series_rule: Callable[[str], str | None] = lambda name: None  # why a series name is refused
+    secret_word: str = "token"  # what the service calls its secret, in messages ("key" at Byteport)
 
     def key(self, name: str) -> Key | None:
         return next((k for k in self.keys if k.name == name), None)
@@ -131,6 +132,7 @@ BYTEPORT = UploaderSpec(
     required=("namespace", "device_uid"),
     one_of=(("key", "key_env"),),
     series_rule=_byteport_series_rule,
+    secret_word="key",
 )
 
 UPLOADERS: dict[str, UploaderSpec] = {IOBEAM.name: IOBEAM, BYTEPORT.name: BYTEPORT}
@@ -180,13 +182,15 @@ class UploaderConfig:
             if not isinstance(value, str):
                 continue
             line = self.key_lines.get(key.name, self.key_lines.get(key.name + "_env", self.line))
+            word = self.spec.secret_word
             if key.kind == URL:
                 note = cleartext_warning(value)
                 if note is not None:
-                    found.append((line, f"{label} key '{key.name}': {note}"))
+                    found.append((line, f"{label} key '{key.name}': {note.replace('token', word)}"))
             elif key.kind == SECRET:
-                _, notes = clean_token(value)
-                found += [(line, f"{label} key '{key.name}': {note}") for note in notes]
+                _, notes = clean_token(value, bearer=word == "token")
+                found += [(line, f"{label} key '{key.name}': {note.replace('the token', f'the {word}')}")
+                          for note in notes]
         return found
 
 
@@ -276,13 +280,14 @@ _QUOTES = ("\"", "'", "`")
 _BEARER = "bearer "
 
 
-def clean_token(token: str) -> tuple[str, list[str]]:
+def clean_token(token: str, *, bearer: bool = True) -> tuple[str, list[str]]:
     """`token` without surrounding quotes and a leading `Bearer `, and a note for each removed (never the token).
 
     Both are paste mistakes (from a shell line or an Authorization header);
     no token contains a quote or a space, so removing them cannot turn a
     right token into a wrong one, while sending them gets a puzzling refusal
-    from the server ("Incorrect padding").
+    from the server ("Incorrect padding"). `bearer` False leaves a leading
+    `Bearer ` alone (a secret that never travels in an Authorization header).
     """
     notes: list[str] = []
     text = token.strip()
@@ -291,7 +296,7 @@ def clean_token(token: str) -> tuple[str, list[str]]:
             text = text[1:-1].strip()
             if not any("quotes" in note for note in notes):
                 notes.append("the token is wrapped in quotes; it is sent without them (remove them here)")
-        elif text[:len(_BEARER)].lower() == _BEARER:
+        elif bearer and text[:len(_BEARER)].lower() == _BEARER:
             text = text[len(_BEARER):].strip()
             notes.append("the token starts with 'Bearer ' (the scheme of the Authorization header); only what "
                          "follows is sent (remove 'Bearer ' here)")

@@ -90,3 +90,13 @@ def test_a_one_character_series_is_no_byteport_field_but_fine_without_byteport()
     assert "'t' is not a Byteport field name" in problem
     parse(sensor + TABLE.replace("[uploader.byteport]", "[uploader.byteport]\nenabled = false"))
     parse(sensor)
+
+
+def test_warnings_speak_of_the_key_and_never_show_it():
+    config = parse(SENSOR + TABLE.replace('key = "k3y"', "key = \"'k3y'\"") + 'base_url = "http://192.0.2.7:8000/"\n')
+    byteport = config.uploader("byteport")
+    assert byteport["key"] == "'k3y'"  # cleaned by the client, with a warning
+    notes = [message for _, message in byteport.warnings()]
+    assert any("the key is wrapped in quotes" in n for n in notes)
+    assert any("the key travels in clear text" in n for n in notes)
+    assert not any("token" in n or "k3y" in n for n in notes)

@@ -59,10 +59,10 @@ class ByteportHttpClient(ReadApi):
         self.namespace = check_name(namespace, "namespace")
         if not isinstance(api_key, str) or not api_key.strip():
             raise ValueError("api_key must be a non-empty string (the namespace's API write key)")
-        self._key, notes = clean_token(api_key)
+        self._key, notes = clean_token(api_key, bearer=False)
         if not self._key:
             raise ValueError("api_key holds only quotes: give the namespace's API write key")
-        notes = [n.replace("token", "key") for n in notes if "Bearer" not in n]
+        notes = [n.replace("the token", "the key") for n in notes]
         self.device_uid = None if default_device_uid is None else check_name(default_device_uid, "device uid")
         if http_write_method not in HTTP_WRITE_METHODS:
             raise ValueError(f"http_write_method must be one of {', '.join(HTTP_WRITE_METHODS)}, "
