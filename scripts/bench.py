@@ -45,6 +45,10 @@ Rows:
                                server by `sensorkit run` (uploader defaults: batches of
                                1000), from the command's start until the last reading is
                                there; the run's peak RSS (VmHWM) then
+  byteport stores/s            stores the Byteport uploader makes to the local Byteport server
+                               (memory storage) on 127.0.0.1, by POST and by GET: 10 SHT3x-like
+                               sensors read at distinct moments, one store per sampling instant;
+                               requests per sampling instant (the floor is 1)
 The outbox rows need a directory on a real disk (write_bytes stays 0 on tmpfs):
 /var/tmp, or $SENSORKIT_BENCH_DIR.
 """
@@ -566,6 +570,46 @@ base_url = "{server.url}/v1/"
                 "max_rss_mb": peak_kb / 1024}
 
 
+def bench_byteport(instants: int) -> dict[str, Any]:
+    """Stores/s to the local Byteport server by POST and by GET, and requests per sampling instant.
+
+    Ten sensors with two series each, every sensor read at its own moment
+    (so every reading's instant is one sensor's), sent in batches of 1000
+    readings by one uploader, as delivery would.
+    """
+    from sensorkit.emulators.byteport import ByteportEmulator
+    from sensorkit.readings import Reading
+    from sensorkit.uploaders import build_uploader
+    from sensorkit.uploaders.settings import BYTEPORT, UploaderConfig
+
+    start_ms = 1_700_000_000_000
+    readings = []
+    for i in range(instants // 10):
+        for s in range(10):
+            t = start_ms + i * 1000 + s * 37
+            readings += [Reading(f"s{s}_temperature", f"s{s}", "temperature", 20.0 + i % 7, "°C", t),
+                         Reading(f"s{s}_humidity", f"s{s}", "humidity", 50.0 + i % 5, "%RH", t)]
+    batches = [readings[i:i + 1000] for i in range(0, len(readings), 1000)]
+    moments = len({r.timestamp_ms for r in readings})
+    results: dict[str, Any] = {"instants": moments}
+    for method in ("post", "get"):
+        with ByteportEmulator() as server, tempfile.TemporaryDirectory() as state:
+            values = {k.name: k.default for k in BYTEPORT.keys if k.default is not None}
+            values.update(namespace=server.namespace, key=server.key, device_uid="bench", base_url=server.url,
+                          method=method)
+            uploader = build_uploader(UploaderConfig("byteport", values), state)
+            began = time.perf_counter()
+            for batch in batches:
+                uploader.send(batch)
+            took = time.perf_counter() - began
+            made = server.request_count(path=f"/api/v1/timeseries/{server.namespace}/bench/", status=200)
+            assert len(server.points()) == len(readings), "the server must hold every reading sent"
+            results[f"{method}_stores_per_s"] = made / took
+            results[f"{method}_readings_per_s"] = len(readings) / took
+            results[f"{method}_requests_per_instant"] = made / moments
+    return results
+
+
 def rows_of(results: dict[str, Any]) -> list[tuple[str, float, str, str | None, bool | None]]:
     rows: list[tuple[str, float, str, str | None, bool | None]] = []
     if "timer_floor" in results:
@@ -632,16 +676,33 @@ def rows_of(results: dict[str, Any]) -> list[tuple[str, float, str, str | None, 
             ("  peak RSS of sensorkit run during that drain", i["drain"]["max_rss_mb"], "MB", "<= 60",
              i["drain"]["max_rss_mb"] <= 60),
         ]
+    if "byteport" in results:
+        b = results["byteport"]
+        for method in ("post", "get"):
+            rows += [
+                (f"byteport: stores/s by {method.upper()}, 10 sensors x 2 at distinct moments",
+                 b[f"{method}_stores_per_s"], "/s", None, None),
+                ("  readings/s, same", b[f"{method}_readings_per_s"], "/s", None, None),
+                ("  requests per sampling instant, same", b[f"{method}_requests_per_instant"], "req", "1",
+                 b[f"{method}_requests_per_instant"] <= 1),
+            ]
     return rows
 
 
 def print_table(results: dict[str, Any]) -> None:
     rows = rows_of(results)
-    width = max(len(r[0]) for r in rows)
-    print(f"{'benchmark':<{width}}  {'value':>9}  unit  {'target':<8} met")
-    for name, value, unit, target, met in rows:
-        mark = "" if met is None else ("yes" if met else "NO")
-        print(f"{name:<{width}}  {value:>9.2f}  {unit:<4}  {target or '':<8} {mark}")
+    if rows:
+        width = max(len(r[0]) for r in rows)
+        print(f"{'benchmark':<{width}}  {'value':>9}  unit  {'target':<8} met")
+        for name, value, unit, target, met in rows:
+            mark = "" if met is None else ("yes" if met else "NO")
+            print(f"{name:<{width}}  {value:>9.2f}  {unit:<4}  {target or '':<8} {mark}")
+    if "drivers" in results:
+        import bench_drivers
+
+        print()
+        for label, figure in bench_drivers.rows(results["drivers"]):
+            print(f"{label}: {figure}")
     if "outbox" in results:
         print(f"\noutbox rows measured in {results['outbox']['directory']} ({results['outbox']['filesystem']})")
     print(f"\n{results['machine']}")
@@ -652,7 +713,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--quick", action="store_true",
                         help="sampler runs of 10 s instead of 100 s, 10 start-ups, smaller outbox runs")
-    parser.add_argument("--only", choices=("sampler", "startup", "outbox", "iobeam"), help="run one benchmark")
+    parser.add_argument("--only", choices=("sampler", "startup", "outbox", "iobeam", "byteport", "drivers"),
+                        help="run one benchmark")
     parser.add_argument("--jitter", type=jitter_run, action="append", metavar="SENSORSxHZ",
                         help="sampler runs to make instead of 10x10, 50x1 and 100x1 (repeatable)")
     parser.add_argument("--outbox-realtime", nargs=2, metavar=("QUANTITIES", "DIR"), help=argparse.SUPPRESS)
@@ -674,6 +736,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "iobeam"):
         results["iobeam"] = bench_iobeam(5 if args.quick else 20)
         results["iobeam"]["drain"] = bench_iobeam_drain(100_000 if args.quick else 1_000_000)
+    if args.only in (None, "byteport"):
+        results["byteport"] = bench_byteport(2_000 if args.quick else 10_000)
+    if args.only in (None, "drivers"):
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import bench_drivers
+
+        results["drivers"] = bench_drivers.bench_drivers()
     if args.json:
         print(json.dumps(results, indent=2))
     else:

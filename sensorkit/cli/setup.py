@@ -136,7 +136,8 @@ def _print_uploaders(config: Any, verbose: int = 0) -> None:
     from sensorkit.durations import format_duration
 
     if not config.uploaders:
-        print("no uploader: readings are only printed (add an [uploader.iobeam] table to send them)")
+        print("no uploader: readings are only printed (add an [uploader.iobeam] or [uploader.byteport] table to "
+              "send them)")
         return
     print(f"{len(config.enabled_uploaders)} enabled uploader(s), through the outbox in the state dir:")
     for uploader in config.uploaders:

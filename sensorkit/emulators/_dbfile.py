@@ -25,8 +25,9 @@ SQLITE_MAGIC = b"SQLite format 3\x00"  # sqlite.org/fileformat.html 1.3: the hea
 HEADER_BYTES = 100
 USER_VERSION_OFFSET = 60
 APPLICATION_ID_OFFSET = 68
-# Other sensorkit files an emulator must never take for its own (sensorkit.outbox's APPLICATION_ID).
-KNOWN_APPLICATION_IDS = {0x534B4F58: "a sensorkit outbox"}
+# Other sensorkit files an emulator must never take for its own (the outbox's and the emulators' APPLICATION_IDs).
+KNOWN_APPLICATION_IDS = {0x534B4F58: "a sensorkit outbox", 0x534B4945: "an iobeam emulator's database",
+                         0x534B4250: "a Byteport emulator's database"}
 
 
 @dataclass(frozen=True)

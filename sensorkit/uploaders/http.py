@@ -8,6 +8,7 @@ its message), so callers branch on types and the user sees the server's words.
 from __future__ import annotations
 
 import email.utils
+import logging
 import re
 import threading
 import time
@@ -146,3 +147,69 @@ def _reason(exc: requests.RequestException) -> str:
     if "CERTIFICATE_VERIFY_FAILED" in text:
         return "its TLS certificate could not be verified"
     return type(exc).__name__
+
+
+def request(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    data: Any = None,
+    headers: dict[str, str] | None = None,
+    timeout_s: tuple[float, float] = DEFAULT_TIMEOUT_S,
+) -> requests.Response:
+    """Make one request whose successful answer the caller reads itself (a form POST, a text answer).
+
+    `data` is sent as requests sends it (a dict or list of pairs: a form).
+    Raises ServerUnreachable or HTTPError as `call` does; their messages name
+    the server's origin only, never the path or query string, which may carry
+    a key.
+    """
+    try:
+        response = session.request(method, url, data=data, headers=headers, timeout=timeout_s)
+    except requests.Timeout:
+        raise ServerUnreachable(f"no answer from {_origin(url)} within {timeout_s[1]:g} s") from None
+    except requests.RequestException as exc:
+        raise ServerUnreachable(f"cannot reach {_origin(url)}: {_reason(exc)}") from None
+    if response.status_code >= 400:
+        code, message = error_details(response)
+        raise HTTPError(response.status_code, code, message, retry_after(response.headers.get("Retry-After")))
+    return response
+
+
+_hidden_params: set[str] = set()
+_hidden_lock = threading.Lock()
+# urllib3 logs each request line, query string included, at debug level: the logger filtered.
+URLLIB3_LOGGER = "urllib3.connectionpool"
+
+
+def scrub(text: str, params: set[str] | frozenset[str] | None = None) -> str:
+    """`text` with the value of every query parameter in `params` (default: those hidden so far) as ***."""
+    names = _hidden_params if params is None else params
+    for name in names:
+        text = re.sub(rf"(?<![A-Za-z0-9_]){re.escape(name)}=[^&#\s\"']*", f"{name}=***", text)
+    return text
+
+
+class _ScrubFilter(logging.Filter):
+    """Rewrites a log record so that no hidden query parameter's value is in its message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _hidden_params:
+            message = record.getMessage()
+            cleaned = scrub(message)
+            if cleaned != message:
+                record.msg, record.args = cleaned, None
+        return True
+
+
+_scrub_filter = _ScrubFilter()
+
+
+def hide_query_param(name: str) -> None:
+    """Never let the value of query parameter `name` reach a log (urllib3's request lines included)."""
+    with _hidden_lock:
+        _hidden_params.add(name)
+        logger = logging.getLogger(URLLIB3_LOGGER)
+        if _scrub_filter not in logger.filters:
+            logger.addFilter(_scrub_filter)

@@ -25,6 +25,8 @@ class Key:
     minimum: float | None = None
     maximum: float | None = None
     help: str = ""
+    choices: tuple[str, ...] = ()  # a STR key whose value must be one of these (compared in lower case)
+    check: Callable[[str], str | None] | None = None  # a further rule of a STR key: why a value is refused
 
     @property
     def hides_value(self) -> bool:
@@ -40,6 +42,7 @@ class UploaderSpec:
     required: tuple[str, ...] = ()
     one_of: tuple[tuple[str, ...], ...] = ()  # exactly one key of each group must be given
     series_rule: Callable[[str], str | None] = lambda name: None  # why a series name is refused
+    secret_word: str = "token"  # what the service calls its secret, in messages ("key" at Byteport)
 
     def key(self, name: str) -> Key | None:
         return next((k for k in self.keys if k.name == name), None)
@@ -90,7 +93,49 @@ IOBEAM = UploaderSpec(
     series_rule=_iobeam_series_rule,
 )
 
-UPLOADERS: dict[str, UploaderSpec] = {IOBEAM.name: IOBEAM}
+# Byteport's naming rules (API v1 "Names"), here so config checks need not import the client.
+BYTEPORT_NAME_RE = re.compile(r"[0-9a-zA-Z_:-]{2,32}")  # matched whole
+BYTEPORT_LOG_FIELDS = ("debug", "info", "warn", "error")
+
+
+def byteport_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a Byteport namespace, device uid or field name (None when it can)."""
+    if not BYTEPORT_NAME_RE.fullmatch(name):
+        return "must be 2 to 32 characters of 0-9, a-z, A-Z, '-', '_' and ':'"
+    if name[0] in "-_" or name[-1] in "-_":
+        return "must not start or end with '-' or '_'"
+    return None
+
+
+def _byteport_series_rule(name: str) -> str | None:
+    if name.lower() in BYTEPORT_LOG_FIELDS:
+        return ("is a log level at Byteport (debug, info, warn and error, in any case, are stored as log "
+                "messages, not as data)")
+    why = byteport_name_problem(name)
+    return f"is not a Byteport field name: it {why}" if why else None
+
+
+BYTEPORT = UploaderSpec(
+    name="byteport",
+    target="sensorkit.uploaders.byteport_uploader:ByteportUploader",
+    keys=(
+        Key("namespace", STR, help="your Byteport namespace", check=byteport_name_problem),
+        Key("key", SECRET, help="the namespace's API write key"),
+        Key("key_env", ENV, help="the name of an environment variable that holds the write key"),
+        Key("device_uid", STR, help="this device's uid in the namespace", check=byteport_name_problem),
+        Key("base_url", URL, "https://api.byteport.se/", help="the root of a Byteport server (paths start at "
+            "/api/v1/)"),
+        Key("method", STR, "post", help="how stores travel: post, or get (POST past the 2 KB URL limit)",
+            choices=("post", "get")),
+        *DELIVERY_KEYS,
+    ),
+    required=("namespace", "device_uid"),
+    one_of=(("key", "key_env"),),
+    series_rule=_byteport_series_rule,
+    secret_word="key",
+)
+
+UPLOADERS: dict[str, UploaderSpec] = {IOBEAM.name: IOBEAM, BYTEPORT.name: BYTEPORT}
 
 
 @dataclass(frozen=True)
@@ -137,13 +182,15 @@ class UploaderConfig:
             if not isinstance(value, str):
                 continue
             line = self.key_lines.get(key.name, self.key_lines.get(key.name + "_env", self.line))
+            word = self.spec.secret_word
             if key.kind == URL:
                 note = cleartext_warning(value)
                 if note is not None:
-                    found.append((line, f"{label} key '{key.name}': {note}"))
+                    found.append((line, f"{label} key '{key.name}': {note.replace('token', word)}"))
             elif key.kind == SECRET:
-                _, notes = clean_token(value)
-                found += [(line, f"{label} key '{key.name}': {note}") for note in notes]
+                _, notes = clean_token(value, bearer=word == "token")
+                found += [(line, f"{label} key '{key.name}': {note.replace('the token', f'the {word}')}")
+                          for note in notes]
         return found
 
 
@@ -171,13 +218,21 @@ def coerce(key: Key, value: Any) -> Any:
         raise ValueError("must be a non-empty string")
     if key.kind == URL:
         return check_base_url(value)
+    if key.choices:
+        if value.strip().lower() not in key.choices:
+            raise ValueError(f"must be one of {', '.join(repr(c) for c in key.choices)}")
+        return value.strip().lower()
+    if key.check is not None:
+        why = key.check(value)
+        if why:
+            raise ValueError(why)
     if key.kind == DEVICE_ID:
         if not IOBEAM_DEVICE_ID_RE.match(value):
             raise ValueError("may hold only letters, digits, '_', ':' and '-'")
     if key.kind == ENV and not looks_like_variable_name(value):
         raise ValueError("does not look like the name of an environment variable (letters, digits and _, such as "
-                         "IOBEAM_TOKEN); if it is the token itself, give it as `token` or export it in a variable "
-                         "and name that here (the value is not shown: it may be a secret)")
+                         f"IOBEAM_TOKEN); if it is the secret itself, give it as `{key.name.removesuffix('_env')}` or "
+                         "export it in a variable and name that here (the value is not shown: it may be a secret)")
     return value.strip() if key.kind == SECRET else value
 
 
@@ -225,13 +280,14 @@ _QUOTES = ("\"", "'", "`")
 _BEARER = "bearer "
 
 
-def clean_token(token: str) -> tuple[str, list[str]]:
+def clean_token(token: str, *, bearer: bool = True) -> tuple[str, list[str]]:
     """`token` without surrounding quotes and a leading `Bearer `, and a note for each removed (never the token).
 
     Both are paste mistakes (from a shell line or an Authorization header);
     no token contains a quote or a space, so removing them cannot turn a
     right token into a wrong one, while sending them gets a puzzling refusal
-    from the server ("Incorrect padding").
+    from the server ("Incorrect padding"). `bearer` False leaves a leading
+    `Bearer ` alone (a secret that never travels in an Authorization header).
     """
     notes: list[str] = []
     text = token.strip()
@@ -240,7 +296,7 @@ def clean_token(token: str) -> tuple[str, list[str]]:
             text = text[1:-1].strip()
             if not any("quotes" in note for note in notes):
                 notes.append("the token is wrapped in quotes; it is sent without them (remove them here)")
-        elif text[:len(_BEARER)].lower() == _BEARER:
+        elif bearer and text[:len(_BEARER)].lower() == _BEARER:
             text = text[len(_BEARER):].strip()
             notes.append("the token starts with 'Bearer ' (the scheme of the Authorization header); only what "
                          "follows is sent (remove 'Bearer ' here)")

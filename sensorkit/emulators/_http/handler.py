@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 8 * 1024 * 1024  # far above any legal request; keeps a runaway client from filling memory
 KEEP_ALIVE_IDLE_S = 75.0  # an idle keep-alive connection is closed after this long (nginx's default)
 _CONTENT_LENGTH = re.compile(r"[0-9]+")
+_QUERY = re.compile(r"\?[^\s'\"]*")
 
 
 def accept_loop(httpd: Httpd, wake: socket.socket) -> None:
@@ -89,7 +90,8 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # JsonHttpServer._record logs each request, without the query string
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s: %s", self.address_string(), format % args)
+        # http.server's messages can quote the request line; its query string may hold a key.
+        log.debug("%s: %s", self.address_string(), _QUERY.sub("?...", format % args))
 
     def do_GET(self) -> None:
         self._serve()
@@ -107,7 +109,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             headers = {k.lower(): v for k, v in self.headers.items()}
             query = parse_qs(split.query, keep_blank_values=True)
-            response = self.server.owner._respond(Request(self.command, split.path, query, headers, body))
+            response = self.server.owner._respond(Request(self.command, split.path, query, headers, body, self.path))
         # Recorded before the answer leaves, so a client that has its answer always finds it in the log.
         self.server.owner._record(self.command, split.path, response.status, time.monotonic() - started)
         self._write(response)

@@ -52,13 +52,18 @@ def error_response(status: int, message: str, *, code: int | None = None,
 
 @dataclass(frozen=True)
 class Request:
-    """One request as a route sees it. `path` is still percent-encoded; `headers` keys are lower case."""
+    """One request as a route sees it. `path` is still percent-encoded; `headers` keys are lower case.
+
+    `query` is decoded leniently (bad UTF-8 becomes U+FFFD); a route that must
+    refuse it reads `target` (see `forms.query_pairs`).
+    """
 
     method: str
     path: str
     query: Mapping[str, list[str]]
     headers: Mapping[str, str]
     body: bytes
+    target: str = ""  # the request-target as it came (path and query, still percent-encoded)
 
     def bearer_token(self) -> str | None:
         """The token of an `Authorization: Bearer <token>` header, or None."""
