@@ -312,8 +312,8 @@ class Iobeam:
     def _request(self, method: str, path: str, body: Any, *, auth: bool = True) -> Any:
         url = self.base_url + path
         try:
-            return http.call(self._session, method, url, json_body=body, token=self._token if auth else None,
-                             timeout_s=self._timeout_s)
+            return http.call(self._session, method, url, body=None if body is None else http.encode_json(body),
+                             token=self._token if auth else None, timeout_s=self._timeout_s)
         except http.ServerUnreachable as exc:
             raise IobeamUnavailable(f"iobeam: {exc}") from None
         except http.HTTPError as exc:
