@@ -34,3 +34,20 @@ class Reading:
 
     def to_dict(self) -> dict[str, object]:
         return {key: getattr(self, key) for key in JSON_KEYS}
+
+
+_new = object.__new__
+_set_attribute = object.__setattr__
+
+
+def stored_reading(series: str, sensor: str, quantity: str, value: Value, unit: str, timestamp_ms: int) -> Reading:
+    """A Reading of values that were checked when it was first made (the outbox reading back its own records).
+
+    The same object `Reading(...)` gives, made without the checks and the six
+    frozen-attribute writes: about half the time, which is most of what
+    decoding a batch from the outbox costs.
+    """
+    reading = _new(Reading)
+    _set_attribute(reading, "__dict__", {"series": series, "sensor": sensor, "quantity": quantity, "value": value,
+                                         "unit": unit, "timestamp_ms": timestamp_ms})
+    return reading

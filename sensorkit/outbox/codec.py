@@ -27,7 +27,7 @@ import struct
 from collections.abc import Iterable, Mapping
 from typing import Callable
 
-from sensorkit.readings import Reading, Value
+from sensorkit.readings import Reading, Value, stored_reading
 
 RECORD = struct.Struct("<Hid")  # series id, ms after the chunk's base, value
 MAX_SERIES_ID = 0xFFFF
@@ -119,7 +119,7 @@ def decode(
     reading_id = first_id + skip
     for sid, offset, number in RECORD.iter_unpack(data[skip * size : stop * size]):
         name, sensor, quantity, unit, kind = series[sid]
-        out.append((reading_id, Reading(name, sensor, quantity, to_value(kind, number), unit, base + offset)))
+        out.append((reading_id, stored_reading(name, sensor, quantity, to_value(kind, number), unit, base + offset)))
         reading_id += 1
     return out
 
