@@ -196,14 +196,14 @@ def test_series_imports_split_a_long_series_and_pack_short_ones():
     assert [x.points for x in chosen] == [1000, 1000, 1000, 200]
     assert [[(name, len(p)) for name, p in x.series] for x in chosen] == [
         [("long", 1000)], [("long", 1000)], [("long", 500), ("short", 500)], [("short", 200)]]
-    assert [t for name, p in chosen[2].series for t, _ in p if name == "long"][0] == T0_MS + 2000  # in time order
+    assert [t for name, p in chosen[2].series for t, _ in p if name == "long"][0] == T0_MS + 2000  # in given order
 
 
 def test_series_import_body_is_what_the_protocol_says():
     body = iobeam.series_imports({"a": {6: 2.5, 5: 1}, "b": {5: 3}})[0].body(3, "dev")
     assert body == {
         "project_id": 3, "device_id": "dev", "timefmt": "usec",
-        "sources": [{"name": "a", "data": [{"time": 5000, "value": 1}, {"time": 6000, "value": 2.5}]},
+        "sources": [{"name": "a", "data": [{"time": 6000, "value": 2.5}, {"time": 5000, "value": 1}]},
                     {"name": "b", "data": [{"time": 5000, "value": 3}]}],
     }
     assert iobeam.SeriesImport.path == "imports" and iobeam.Table.path == "imports?fmt=table"
