@@ -39,12 +39,23 @@ Rows:
                                and the draining process's peak RSS (VmHWM)
   iobeam readings/s            Readings through the iobeam uploader to the local iobeam
                                server (memory storage) on 127.0.0.1, batches of 1000, one
-                               client; requests per 1000 readings (one table per set of
-                               timestamps: 1 sensor x 2 series shares them, 10 do not)
-  sensorkit run drain          a backlog put in the outbox first, delivered to the local
-                               server by `sensorkit run` (uploader defaults: batches of
-                               1000), from the command's start until the last reading is
-                               there; the run's peak RSS (VmHWM) then
+                               client; requests per 1000 readings (floor 1: tables where
+                               1 sensor x 2 series share timestamps, the series format
+                               for 10 sensors read at different moments)
+  sensorkit run drain          a backlog (10 sensors x 2, read at different moments) put in
+                               the outbox first, delivered to the local server by
+                               `sensorkit run` (uploader defaults: batches of 1000), from
+                               the command's start until the last reading is there; the
+                               run's peak RSS (VmHWM) then; once more with the server's
+                               --latency-ms 20. Every run starts with its bytecode cached
+                               (PYTHONPYCACHEPREFIX, after a warm-up run), as an installed
+                               package's is even where PYTHONDONTWRITEBYTECODE is set
+  original iobeam side by side the original iobeam 0.11 client's send(), sensorkit's client's
+                               send() (both in their own process, 200,000 points in 20
+                               one-column DataStores, send() timed alone) and the drain
+                               above on the same points, each on a fresh local server,
+                               alternated, medians of 3; skipped with a note unless
+                               --iobeam-original DIR (see there) makes the original run
   byteport stores/s            stores the Byteport uploader makes to the local Byteport server
                                (memory storage) on 127.0.0.1, by POST and by GET: 10 SHT3x-like
                                sensors read at distinct moments, one store per sampling instant;
@@ -495,35 +506,50 @@ def bench_iobeam(batches: int) -> dict[str, Any]:
     return results
 
 
-def bench_iobeam_drain(total: int) -> dict[str, Any]:
+def _floor_readings(total: int, start_ms: int) -> list[Any]:
+    """`total` readings of 10 SHT3x-like sensors read at different moments (sensor s at +s ms), 2 series each."""
+    from sensorkit.readings import Reading
+
+    out = []
+    for i in range(total // 2):
+        sensor, t = i % 10, start_ms + (i // 10) * 1000 + i % 10
+        out += [Reading(f"s{sensor}_temperature", f"s{sensor}", "temperature", 20.0 + i % 50 / 10, "°C", t),
+                Reading(f"s{sensor}_humidity", f"s{sensor}", "humidity", 50.0 + i % 30 / 10, "%RH", t)]
+    return out
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a running process so far (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_iobeam_drain(total: int, *, latency_ms: float = 0, env: dict[str, str] | None = None) -> dict[str, Any]:
     """A backlog of `total` readings delivered by `sensorkit run` to the local iobeam server, as a Pi would.
 
-    The backlog (10 SHT3x-like sensors) is put in the run's outbox first; the
-    run is the real command with the uploader at its defaults (batches of
-    1000) and one simulated sensor. Timed from the command's start until the
-    backlog's last reading is at the server; its peak RSS (VmHWM) read then.
+    The backlog (10 SHT3x-like sensors read at different moments) is put in
+    the run's outbox first; the run is the real command with the uploader at
+    its defaults (batches of 1000) and one simulated sensor. Timed from the
+    command's start until the backlog's last reading is at the server; its
+    peak RSS (VmHWM) and CPU read then. `latency_ms` delays every answer of
+    the server; `env` replaces the command's environment.
     """
     from sensorkit.emulators.iobeam import IobeamEmulator
     from sensorkit.outbox import Outbox
-    from sensorkit.readings import Reading
 
-    with IobeamEmulator() as server, tempfile.TemporaryDirectory(prefix=BENCH_DIR_PREFIX, dir=_bench_parent()) as state:
+    with IobeamEmulator(latency_ms=latency_ms) as server, \
+            tempfile.TemporaryDirectory(prefix=BENCH_DIR_PREFIX, dir=_bench_parent()) as state:
         outbox = Outbox(Path(state) / "outbox.sqlite", ["iobeam"])
         start_ms = time.time_ns() // 1_000_000 - (total // 20) * 1000  # recent: within max_age
-        batch: list[Any] = []
-        for i in range(total // 2):
-            sensor, t = i % 10, start_ms + (i // 10) * 1000 + i % 10
-            batch += [Reading(f"s{sensor}_temperature", f"s{sensor}", "temperature", 20.5, "°C", t),
-                      Reading(f"s{sensor}_humidity", f"s{sensor}", "humidity", 50.5, "%RH", t)]
-            newest = batch[-1]
-            if len(batch) >= 10_000:
-                outbox.add(batch)
-                outbox.commit()
-                batch = []
-        outbox.add(batch)
-        outbox.commit()
+        backlog = _floor_readings(total, start_ms)
+        for first in range(0, len(backlog), 10_000):
+            outbox.add(backlog[first:first + 10_000])
+            outbox.commit()
         outbox.close()
+        newest = backlog[-1]
         last = (newest.series, newest.timestamp_ms)  # delivered in order: once it is there, all are
+        del backlog
         config = Path(state) / "sensorkit.toml"
         config.write_text(f"""[device]
 board = "simulated"
@@ -541,8 +567,13 @@ base_url = "{server.url}/v1/"
         command = [*sensorkit_command()[:-1], "run", "--simulate", "-c", str(config), "--state-dir", state,
                    "--output", "jsonl"]
         began = time.perf_counter()
-        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
         try:
+            # The first request (the device's registration, just before the first import) is when the run has
+            # started and delivery begins: the drain's own time runs from there, as a timed send() does.
+            while not server.requests and child.poll() is None:
+                time.sleep(0.001)
+            first_request_s = time.perf_counter() - began
             # Waiting on the server's count of accepted points costs no query and no store lock, so the
             # check does not slow the drain it measures. The backlog is delivered in order, so once that
             # many points were accepted its last reading is there; a resent batch would make the count
@@ -551,6 +582,7 @@ base_url = "{server.url}/v1/"
             while True:
                 if server.wait_for_points(expected, timeout_s=0.2):
                     took = time.perf_counter() - began
+                    cpu_s = _cpu_s(child.pid)
                     newest_there = [p.time_us // 1000 for d in server.devices()
                                     for p in server.points(d.device_id, last[0])[-1:]]
                     if last[1] in newest_there:
@@ -563,11 +595,131 @@ base_url = "{server.url}/v1/"
         finally:
             child.terminate()
             child.communicate(timeout=60)
-        backlog = sum(1 for p in server.points() if p.series.startswith("s"))
+        backlog_points = sum(1 for p in server.points() if p.series.startswith("s"))
         requests_made = server.request_count(method="POST", path="/v1/imports")
-        assert backlog == total, f"the server must hold every reading of the backlog, has {backlog:,}"
-        return {"readings": total, "per_s": total / took, "requests_per_1000": requests_made * 1000 / total,
-                "max_rss_mb": peak_kb / 1024}
+        assert backlog_points == total, f"the server must hold every reading of the backlog, has {backlog_points:,}"
+        return {"readings": total, "seconds": took, "per_s": total / took, "cpu_s": cpu_s,
+                "start_s": first_request_s, "per_s_sending": total / (took - first_request_s),
+                "requests_per_1000": requests_made * 1000 / total, "max_rss_mb": peak_kb / 1024,
+                "latency_ms": latency_ms}
+
+
+# -------------------------------------------------------------- iobeam against the original client (issue 12 §4)
+# The original iobeam 0.11 client is not a dependency: the side-by-side rows run it from a directory given
+# with --iobeam-original DIR (or $SENSORKIT_BENCH_IOBEAM), made with
+#     pip install --no-deps --target DIR iobeam==0.11.0 pyjwt
+# (--no-deps: its enum34 requirement would shadow the standard enum module on Python 3).
+ORIGINAL_IOBEAM_ENV = "SENSORKIT_BENCH_IOBEAM"
+SIDE_BY_SIDE_READINGS = 200_000
+
+# One client in its own process, as `sensorkit run` is: 20 one-column DataStores filled first, then one
+# send(), timed alone (wall and CPU). One-column stores because the original's send() turns addDataPoint
+# series into exactly those before sending (the same requests), and because its DataPoint cannot take a
+# float on Python 3 (its __hash__ returns usec + value). argv: original|sensorkit URL PROJECT TOKEN TOTAL
+_CLIENT_CHILD = """
+import json, sys, time
+which, url, project_id, token, total = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+if which == "original":
+    from iobeam import iobeam as ib
+    client = ib.ClientBuilder(project_id, token).setBackend(url + "/v1/").registerOrSetId("original").build()
+else:
+    from sensorkit.uploaders import iobeam as ib
+    client = ib.Iobeam(None, project_id, token, backend=url).registerOrSetId("sensorkit")
+stores = {}
+start_ms = 1_700_000_000_000
+for i in range(total // 2):
+    sensor, t = i % 10, start_ms + (i // 10) * 1000 + i % 10
+    for name, value in ((f"s{sensor}_temperature", 20.0 + i % 50 / 10), (f"s{sensor}_humidity", 50.0 + i % 30 / 10)):
+        store = stores.get(name) or stores.setdefault(name, client.createDataStore([name]))
+        store.add(t, {name: value})
+began, cpu = time.perf_counter(), time.process_time()
+client.send()
+print(json.dumps({"seconds": time.perf_counter() - began, "cpu_s": time.process_time() - cpu}))
+"""
+
+
+def original_iobeam_path(given: str | None) -> str | None:
+    """The directory holding the original iobeam client, or None (with the reason printed) when it cannot run."""
+    path = given or os.environ.get(ORIGINAL_IOBEAM_ENV)
+    probe = [sys.executable, "-c", "from iobeam import iobeam; import jwt"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (path, str(ROOT)) if p)}
+    if subprocess.run(probe, env=env, capture_output=True).returncode == 0:
+        return path or ""
+    return None
+
+
+def _cached_bytecode_env(cache: str) -> dict[str, str]:
+    """The environment for a benchmarked process whose bytecode is cached (in `cache`), as an installed package's is.
+
+    A machine with PYTHONDONTWRITEBYTECODE set would otherwise compile every
+    module at every start, a cost the start-up of `sensorkit run` pays and a
+    client timed from its send() does not.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = cache
+    return env
+
+
+def bench_iobeam_client(which: str, total: int, original_path: str, *,
+                        env: dict[str, str] | None = None) -> dict[str, Any]:
+    """One client (`original` or `sensorkit`) sending `total` points with one send() to a fresh local server."""
+    from sensorkit.emulators.iobeam import IobeamEmulator
+
+    with IobeamEmulator() as server:
+        path = os.pathsep.join(p for p in ((original_path if which == "original" else ""), str(ROOT)) if p)
+        child = subprocess.run([sys.executable, "-c", _CLIENT_CHILD, which, server.url, str(server.project_id),
+                                server.project_token, str(total)],
+                               capture_output=True, text=True, env={**(env or os.environ), "PYTHONPATH": path})
+        if child.returncode:
+            raise RuntimeError(f"the {which} client failed: {child.stderr[-2000:]}")
+        result = json.loads(child.stdout)
+        stored = len(server.points())
+        assert stored == total, f"the server must hold every point the {which} client sent, has {stored:,}"
+        requests_made = server.request_count(method="POST", path="/v1/imports")
+    return {**result, "per_s": total / result["seconds"], "requests_per_1000": requests_made * 1000 / total}
+
+
+def bench_iobeam_side_by_side(total: int, repeats: int, original_path: str | None,
+                              env: dict[str, str] | None = None) -> dict[str, Any]:
+    """The original client's send(), sensorkit's client's send() and `sensorkit run` draining, on the same points.
+
+    Each run gets a fresh local server and its own process (bytecode cached,
+    after one warm-up run of each); the order of the three alternates between
+    repeats, so a busy moment of a shared machine does not fall on one of
+    them only. Medians, and ratios of medians.
+    """
+    if original_path is None:
+        return {"skipped": "the original iobeam 0.11 client is not importable: make a directory with "
+                           "`pip install --no-deps --target DIR iobeam==0.11.0 pyjwt` and pass "
+                           f"--iobeam-original DIR (or set ${ORIGINAL_IOBEAM_ENV})"}
+    runs: dict[str, list[dict[str, Any]]] = {"original": [], "sensorkit": [], "drain": []}
+
+    def run(which: str, readings: int) -> dict[str, Any]:
+        if which == "drain":
+            return bench_iobeam_drain(readings, env=env)
+        return bench_iobeam_client(which, readings, original_path, env=env)
+
+    for which in runs:  # warm-up, not counted: bytecode compiled and cached, files in the page cache
+        run(which, 20_000)
+    for repeat in range(repeats):
+        order = list(runs)
+        for which in (order if repeat % 2 == 0 else order[::-1]):
+            runs[which].append(run(which, total))
+    out: dict[str, Any] = {"readings": total, "repeats": repeats, "json": _json_encoder()}
+    for which, results in runs.items():
+        keys = ("per_s", "cpu_s", "requests_per_1000") + (("per_s_sending", "start_s") if which == "drain" else ())
+        out[which] = {key: statistics.median(r[key] for r in results) for key in keys}
+        out[which]["all_per_s"] = [r["per_s"] for r in results]
+    for which in ("sensorkit", "drain"):
+        out[f"{which}_ratio"] = out[which]["per_s"] / out["original"]["per_s"]
+    out["drain_sending_ratio"] = out["drain"]["per_s_sending"] / out["original"]["per_s"]
+    return out
+
+
+def _json_encoder() -> str:
+    from sensorkit.uploaders import http
+
+    return "orjson" if getattr(http, "_orjson", None) is not None else "json (standard library)"
 
 
 def bench_byteport(instants: int) -> dict[str, Any]:
@@ -661,18 +813,21 @@ def rows_of(results: dict[str, Any]) -> list[tuple[str, float, str, str | None, 
              ">= 20000", o["drain"]["per_s"] >= 20_000),
             ("outbox drain: peak RSS of that process", o["drain"]["max_rss_mb"], "MB", None, None),
         ]
-    if "iobeam" in results:
+    if "drain" in results.get("iobeam", {}):
         i = results["iobeam"]
+        floor_met = i["iobeam_10x2_requests_per_1000"] <= 1
         rows += [
             ("iobeam: readings/s, batches of 1000, 1 sensor x 2 series", i["iobeam_1x2_readings_per_s"], "/s",
              None, None),
-            ("iobeam: requests per 1000 readings, same", i["iobeam_1x2_requests_per_1000"], "req", None, None),
-            ("iobeam: readings/s, batches of 1000, 10 sensors x 2", i["iobeam_10x2_readings_per_s"], "/s",
-             None, None),
-            ("iobeam: requests per 1000 readings, same", i["iobeam_10x2_requests_per_1000"], "req", None, None),
+            ("iobeam: requests per 1000 readings, same", i["iobeam_1x2_requests_per_1000"], "req", "1",
+             i["iobeam_1x2_requests_per_1000"] <= 1),
+            ("iobeam: readings/s, batches of 1000, 10 sensors x 2 at different moments",
+             i["iobeam_10x2_readings_per_s"], "/s", None, None),
+            ("iobeam: requests per 1000 readings, same", i["iobeam_10x2_requests_per_1000"], "req", "1", floor_met),
             (f"sensorkit run draining {i['drain']['readings']:,} waiting readings to iobeam",
              i["drain"]["per_s"], "/s", ">= 20000", i["drain"]["per_s"] >= 20_000),
-            ("  requests per 1000 readings in that drain", i["drain"]["requests_per_1000"], "req", None, None),
+            ("  requests per 1000 readings in that drain", i["drain"]["requests_per_1000"], "req", "1",
+             i["drain"]["requests_per_1000"] <= 1.01),  # the simulated sensor's own readings add a few
             ("  peak RSS of sensorkit run during that drain", i["drain"]["max_rss_mb"], "MB", "<= 60",
              i["drain"]["max_rss_mb"] <= 60),
         ]
@@ -686,6 +841,41 @@ def rows_of(results: dict[str, Any]) -> list[tuple[str, float, str, str | None, 
                 ("  requests per sampling instant, same", b[f"{method}_requests_per_instant"], "req", "1",
                  b[f"{method}_requests_per_instant"] <= 1),
             ]
+    rows += _side_by_side_rows(results)
+    return rows
+
+
+def _side_by_side_rows(results: dict[str, Any]) -> list[tuple[str, float, str, str | None, bool | None]]:
+    """The rows of the latency drain and of the original iobeam client beside sensorkit's (issue 12 §4)."""
+    rows: list[tuple[str, float, str, str | None, bool | None]] = []
+    i = results.get("iobeam", {})
+    if "latency_drain" in i:
+        d = i["latency_drain"]
+        rows += [(f"sensorkit run draining {d['readings']:,} (10 sensors x 2) with --latency-ms {d['latency_ms']:g}",
+                  d["per_s"], "/s", ">= 20000", d["per_s"] >= 20_000),
+                 ("  requests per 1000 readings in that drain", d["requests_per_1000"], "req", "1",
+                  d["requests_per_1000"] <= 1.01)]
+    v = i.get("vs_original")
+    if v is None:
+        return rows
+    if "skipped" in v:
+        results.setdefault("notes", []).append(f"original iobeam rows skipped: {v['skipped']}")
+        return rows
+    n = f"{v['readings']:,}"
+    for which, label in (("original", f"original iobeam 0.11 client, one send() of {n} points"),
+                         ("sensorkit", "sensorkit's iobeam client, the same send()"),
+                         ("drain", f"sensorkit run draining the same {n} from its outbox, from its start")):
+        rows.append((label, v[which]["per_s"], "/s", None, None))
+        rows.append(("  its CPU per 1000 readings", v[which]["cpu_s"] * 1000 / v["readings"] * 1000, "ms",
+                     None, None))
+    d = v["drain"]
+    rows += [(f"  same drain from its first request ({d['start_s']:.2f} s after its start)", d["per_s_sending"],
+              "/s", None, None),
+             ("  sensorkit client / original", v["sensorkit_ratio"], "x", None, None),
+             ("  sensorkit run drain / original, from its start", v["drain_ratio"], "x", ">= 1.0",
+              v["drain_ratio"] >= 1.0),
+             ("  sensorkit run drain / original, from its first request", v["drain_sending_ratio"], "x", ">= 1.0",
+              v["drain_sending_ratio"] >= 1.0)]
     return rows
 
 
@@ -705,6 +895,12 @@ def print_table(results: dict[str, Any]) -> None:
             print(f"{label}: {figure}")
     if "outbox" in results:
         print(f"\noutbox rows measured in {results['outbox']['directory']} ({results['outbox']['filesystem']})")
+    vs_original = results.get("iobeam", {}).get("vs_original", {})
+    if "json" in vs_original:
+        print(f"\nside by side with the original iobeam client: medians of {vs_original['repeats']} alternated runs; "
+              f"sensorkit encoded JSON with {vs_original['json']}")
+    for note in results.get("notes", []):
+        print(f"\n{note}")
     print(f"\n{results['machine']}")
 
 
@@ -713,10 +909,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--quick", action="store_true",
                         help="sampler runs of 10 s instead of 100 s, 10 start-ups, smaller outbox runs")
-    parser.add_argument("--only", choices=("sampler", "startup", "outbox", "iobeam", "byteport", "drivers"),
-                        help="run one benchmark")
+    parser.add_argument("--only", choices=("sampler", "startup", "outbox", "iobeam", "iobeam-original", "byteport",
+                                           "drivers"),
+                        help="run one benchmark (iobeam-original: the latency drain and the side-by-side rows only)")
     parser.add_argument("--jitter", type=jitter_run, action="append", metavar="SENSORSxHZ",
                         help="sampler runs to make instead of 10x10, 50x1 and 100x1 (repeatable)")
+    parser.add_argument("--iobeam-original", metavar="DIR",
+                        help="a directory holding the original iobeam 0.11 client and pyjwt (pip install --no-deps "
+                        "--target DIR iobeam==0.11.0 pyjwt), for the side-by-side rows; "
+                        f"default ${ORIGINAL_IOBEAM_ENV}")
     parser.add_argument("--outbox-realtime", nargs=2, metavar=("QUANTITIES", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.outbox_realtime:
@@ -733,9 +934,19 @@ def main(argv: list[str] | None = None) -> int:
         results["startup"] = bench_startup(10 if args.quick else 30)
     if args.only in (None, "outbox"):
         results["outbox"] = bench_outbox(args.quick)
-    if args.only in (None, "iobeam"):
-        results["iobeam"] = bench_iobeam(5 if args.quick else 20)
-        results["iobeam"]["drain"] = bench_iobeam_drain(100_000 if args.quick else 1_000_000)
+    if args.only in (None, "iobeam", "iobeam-original"):
+        # Every `sensorkit run` of these rows starts with its bytecode cached, as an installed package's is.
+        with tempfile.TemporaryDirectory(prefix=BENCH_DIR_PREFIX, dir=_bench_parent()) as cache:
+            env = _cached_bytecode_env(cache)
+            bench_iobeam_drain(2_000, env=env)  # warm-up, not counted
+            iobeam_rows = results.setdefault("iobeam", {})
+            if args.only != "iobeam-original":
+                iobeam_rows.update(bench_iobeam(5 if args.quick else 20))
+                iobeam_rows["drain"] = bench_iobeam_drain(100_000 if args.quick else 1_000_000, env=env)
+            iobeam_rows["latency_drain"] = bench_iobeam_drain(100_000 if args.quick else 200_000, latency_ms=20,
+                                                              env=env)
+            iobeam_rows["vs_original"] = bench_iobeam_side_by_side(
+                SIDE_BY_SIDE_READINGS, 1 if args.quick else 3, original_iobeam_path(args.iobeam_original), env)
     if args.only in (None, "byteport"):
         results["byteport"] = bench_byteport(2_000 if args.quick else 10_000)
     if args.only in (None, "drivers"):

@@ -131,3 +131,21 @@ def _check_content(series: str, value: object, media_type: object) -> None:
         raise ValueTooLarge(f"{series}: a reading's value may be at most {MAX_VALUE_BYTES:,} bytes "
                             f"(1 MiB), and this one is {size:,} {what}: make it smaller (compress it, or "
                             "split it)", size=size, limit=MAX_VALUE_BYTES)
+
+
+_new = object.__new__
+_set_attribute = object.__setattr__
+
+
+def stored_reading(series: str, sensor: str, quantity: str, value: Value, unit: str, timestamp_ms: int,
+                   media_type: str | None = None) -> Reading:
+    """A Reading of values that were checked when it was first made (the outbox reading back its own records).
+
+    The same object `Reading(...)` gives, made without the checks and the seven
+    frozen-attribute writes: about half the time, which is most of what
+    decoding a batch from the outbox costs.
+    """
+    reading = _new(Reading)
+    _set_attribute(reading, "__dict__", {"series": series, "sensor": sensor, "quantity": quantity, "value": value,
+                                         "unit": unit, "timestamp_ms": timestamp_ms, "media_type": media_type})
+    return reading

@@ -39,7 +39,7 @@ import struct
 from collections.abc import Iterable, Mapping
 from typing import Callable, Optional, Union
 
-from sensorkit.readings import Reading, Value, content_size
+from sensorkit.readings import Reading, Value, content_size, stored_reading
 
 RECORD = struct.Struct("<Hid")  # series id, ms after the chunk's base, value
 MAX_SERIES_ID = 0xFFFF
@@ -148,10 +148,11 @@ def decode(
     for sid, offset, number in RECORD.iter_unpack(data[skip * size : stop * size]):
         name, sensor, quantity, unit, kind = series[sid]
         if kind < KIND_TEXT:
-            out.append((reading_id, Reading(name, sensor, quantity, to_value(kind, number), unit, base + offset)))
+            out.append((reading_id, stored_reading(name, sensor, quantity, to_value(kind, number), unit,
+                                                   base + offset)))
         else:
             media_type, value = contents[reading_id]
-            out.append((reading_id, Reading(name, sensor, quantity, value, unit, base + offset, media_type)))
+            out.append((reading_id, stored_reading(name, sensor, quantity, value, unit, base + offset, media_type)))
         reading_id += 1
     return out
 

@@ -411,6 +411,21 @@ def test_import_series_format_stores_points(server: IobeamEmulator, session: req
         ("temp", T0_US, 20), ("temp", T0_US + 5, 20.5)]
 
 
+def test_import_series_format_takes_the_int64_edges(server: IobeamEmulator, session: requests.Session) -> None:
+    edges = [{"time": 0, "value": -2**63}, {"time": 2**63 - 1, "value": 2**63 - 1}, {"time": 1, "value": -0.0}]
+    response = send(session, server, series_body(server, [{"name": "edge", "data": edges}]), fmt=None)
+    assert response.status_code == 200, response.text
+    assert [(p.time_us, p.value) for p in server.points(DEVICE)] == [(0, -2**63), (1, -0.0), (2**63 - 1, 2**63 - 1)]
+
+
+def test_import_table_format_takes_the_int64_edges(server: IobeamEmulator, session: requests.Session) -> None:
+    rows = [[0, -2**63, None], [2**63 - 1, None, 2**63 - 1], [1, -0.0, 1.5]]
+    response = send(session, server, table_body(server, rows, fields=("time", "a", "b")))
+    assert response.status_code == 200 and response.json() == {"points": 4}, response.text
+    assert [(p.series, p.time_us, p.value) for p in server.points(DEVICE)] == [
+        ("a", 0, -2**63), ("a", 1, -0.0), ("b", 1, 1.5), ("b", 2**63 - 1, 2**63 - 1)]
+
+
 def test_import_empty_table_is_accepted(server: IobeamEmulator, session: requests.Session) -> None:
     assert send(session, server, table_body(server, [])).json() == {"points": 0}
 
@@ -483,6 +498,9 @@ TABLE_ERRORS = [
     pytest.param(["time", "a"], [[T0_US, 1, 2]], "a row must be a list of 2 items", id="long-row"),
     pytest.param(["time", "a"], [{"time": T0_US}], "a row must be a list", id="object-row"),
     pytest.param(["time", "a"], [[T0_US, 2**63]], "out of range", id="huge-int"),
+    pytest.param(["time", "a", "b"], [[T0_US, 1, None], [T0_US + 1, None, -2**63 - 1]],
+                 "sources.data[1][2]: value -9223372036854775809 is out of range", id="huge-negative-after-null"),
+    pytest.param(["time", "a"], [[2**63, 1]], "is too large", id="huge-time"),
     pytest.param(["a", "time"], [], 'sources.fields[0]: must be "time", not "a"', id="time-not-first"),
     pytest.param(["TIME", "a"], [], 'sources.fields[0]: must be "time"', id="time-wrong-case"),
     pytest.param(["time"], [], "at least one column", id="no-columns"),
@@ -517,6 +535,12 @@ SERIES_ERRORS = [
     pytest.param({"name": "t", "data": [{"time": T0_US, "value": 1, "unit": "C"}]}, "unknown key 'unit'",
                  id="extra-key"),
     pytest.param({"name": "t", "data": [[T0_US, 1]]}, 'sources[0].data[0]: must be an object', id="row-point"),
+    pytest.param({"name": "t", "data": [{"time": T0_US, "value": 1}, {"time": -1, "value": 1}]},
+                 "sources[0].data[1]: time must be a non-negative integer", id="negative-time"),
+    pytest.param({"name": "t", "data": [{"time": 2**63, "value": 1}]}, "is too large", id="huge-time"),
+    pytest.param({"name": "t", "data": [{"time": T0_US, "value": 2**63}]}, "out of range", id="huge-int"),
+    pytest.param({"name": "t", "data": [{"time": T0_US, "value": -2**63 - 1}]}, "out of range", id="huge-negative"),
+    pytest.param({"name": "t", "data": [{"value": 1, "unit": "C"}]}, "missing key 'time'", id="two-keys-no-time"),
     pytest.param({"data": []}, "sources[0]: missing key 'name'", id="no-name"),
     pytest.param("t", "sources[0]: must be an object", id="source-not-object"),
 ]

@@ -13,8 +13,9 @@ server::
 
 Every camelCase name is an alias of a snake_case one (`register_device`,
 `add_data_point`, ...), which new code should use. The wire protocol is the
-one in shared/protocols/iobeam.md: table-format imports of at most 1000
-points, µs on the wire, the token refreshed a day before it expires and once
+one in shared/protocols/iobeam.md: imports of at most 1000 points in the
+format that needs fewer requests (tables where series share timestamps, the
+series format where they do not), µs on the wire, the token refreshed a day before it expires and once
 more when the server answers 401/403.
 
 Errors::
@@ -29,8 +30,8 @@ Errors::
 An auth failure counts as transient for delivery: the readings are fine, the
 token is not, and they must wait (not be discarded) until it is fixed.
 
-Modules: `data` (names, values, points, series, data stores, import tables;
-no I/O), `errors` (the tree above and the HTTP answer -> error mapping),
+Modules: `data` (names, values, points, series, data stores, imports in
+both formats; no I/O), `errors` (the tree above and the HTTP answer -> error mapping),
 `client` (`Iobeam`). Every public name is importable from here, as the seed
 library's `iobeam` module had them.
 """
@@ -45,11 +46,15 @@ from sensorkit.uploaders.iobeam.data import (
     DataPoint,
     DataSeries,
     DataStore,
+    Import,
     Number,
+    SeriesImport,
     Table,
     _now_ms,  # noqa: F401 - kept where the tests and old callers found it
     check_device_id,
     check_series_name,
+    imports,
+    series_imports,
     tables,
     tables_from_series,
 )
@@ -66,7 +71,8 @@ from sensorkit.uploaders.iobeam.errors import (
 __all__ = [
     "CODE_DUPLICATE_ID", "CODE_DUPLICATE_NAME", "DEFAULT_BASE_URL", "DEVICE_ID_FILE", "DEVICE_ID_RE",
     "MAX_POINTS_PER_REQUEST", "REFRESH_MARGIN_S", "RESERVED_SERIES", "DataPoint", "DataSeries", "DataStore",
-    "DuplicateIdError", "Iobeam", "IobeamAuthError", "IobeamError", "IobeamRefused", "IobeamUnavailable",
-    "Number", "PermanentUploadError", "Table", "TransientUploadError", "UploadError", "api_base_url",
-    "check_device_id", "check_series_name", "tables", "tables_from_series",
+    "DuplicateIdError", "Import", "Iobeam", "IobeamAuthError", "IobeamError", "IobeamRefused",
+    "IobeamUnavailable", "Number", "PermanentUploadError", "SeriesImport", "Table", "TransientUploadError",
+    "UploadError", "api_base_url", "check_device_id", "check_series_name", "imports", "series_imports", "tables",
+    "tables_from_series",
 ]

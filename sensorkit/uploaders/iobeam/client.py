@@ -17,12 +17,12 @@ from sensorkit.uploaders.iobeam.data import (
     DataPoint,
     DataSeries,
     DataStore,
+    Import,
     Number,
     Table,
     check_device_id,
     check_series_name,
-    tables,
-    tables_from_series,
+    imports,
 )
 from sensorkit.uploaders.iobeam.errors import (
     DuplicateIdError,
@@ -87,7 +87,7 @@ class Iobeam:
         self._lock = threading.RLock()
         self._series: dict[str, dict[int, Number]] = {}
         self._stores: list[DataStore] = []
-        self._unsent: list[Table] = []
+        self._unsent: list[Import] = []
         self._device_id: str | None = None
         self._refusal_seen_for: str | None = None
         wanted = device_id if device_id is not None else deviceId
@@ -206,35 +206,50 @@ class Iobeam:
     def send(self) -> bool:
         """Send everything added so far; True when the server took all of it.
 
-        Blocking. Data leaves memory only once the server has accepted the
-        request that carried it: when an error is raised, what was not
-        accepted is kept and goes with the next send().
+        Blocking. Everything added (points, series and data stores' rows)
+        goes in the fewest requests `imports()` finds: tables where series
+        share their timestamps, the series format where they do not. Data
+        leaves memory only once the server has accepted the request that
+        carried it: when an error is raised, what was not accepted is kept
+        and goes with the next send().
         """
         if self._device_id is None:
             raise IobeamError("no device id yet: call register_device() first, or give the id of a "
                               "registered device")
         with self._lock:
-            if self._series:
-                self._unsent.extend(tables_from_series(self._series))
-                self._series = {}
-            for store in self._stores:
+            pending, self._series = self._series, {}
+            for store in self._stores:  # after the points: a store's value wins, as it did when sent last
                 rows = store._take()
-                if rows:
-                    self._unsent.extend(tables(store.columns, rows))
+                if not rows:
+                    continue
+                columns = {c: pending.setdefault(c, {}) for c in store.columns}
+                for timestamp, values in rows:
+                    for column, value in values.items():
+                        columns[column][timestamp] = value
+            if pending:
+                self._unsent.extend(imports(pending))
             while self._unsent:
-                self.import_table(self._unsent[0])
+                self.send_import(self._unsent[0])
                 self._unsent.pop(0)
         return True
 
-    def import_table(self, table: Table) -> None:
-        """Send one table (at most MAX_POINTS_PER_REQUEST cells) as one import request."""
+    def send_import(self, data: Import) -> None:
+        """Send one import (a Table or a SeriesImport of at most MAX_POINTS_PER_REQUEST points) as one request."""
         if self._device_id is None:
             raise IobeamError("no device id yet: call register_device() first")
-        cells = len(table.rows) * len(table.columns)
-        if cells > MAX_POINTS_PER_REQUEST:
-            raise ValueError(f"a table of {cells} cells is over the {MAX_POINTS_PER_REQUEST}-point limit; "
-                             "split it with tables()")
-        self._call("POST", "imports?fmt=table", table.body(self.project_id, self._device_id))
+        if isinstance(data, Table):
+            cells = len(data.rows) * len(data.columns)
+            if cells > MAX_POINTS_PER_REQUEST:
+                raise ValueError(f"a table of {cells} cells is over the {MAX_POINTS_PER_REQUEST}-point limit; "
+                                 "split it with tables()")
+        elif data.points > MAX_POINTS_PER_REQUEST:
+            raise ValueError(f"an import of {data.points} points is over the {MAX_POINTS_PER_REQUEST}-point "
+                             "limit; split it with series_imports()")
+        self._call("POST", data.path, data.body(self.project_id, self._device_id))
+
+    def import_table(self, table: Table) -> None:
+        """Send one table (at most MAX_POINTS_PER_REQUEST cells) as one import request."""
+        self.send_import(table)
 
     def get_timestamp(self) -> int:
         """The server's clock in ms since the epoch, for a device whose own clock is not to be trusted."""
@@ -297,8 +312,8 @@ class Iobeam:
     def _request(self, method: str, path: str, body: Any, *, auth: bool = True) -> Any:
         url = self.base_url + path
         try:
-            return http.call(self._session, method, url, json_body=body, token=self._token if auth else None,
-                             timeout_s=self._timeout_s)
+            return http.call(self._session, method, url, body=None if body is None else http.encode_json(body),
+                             token=self._token if auth else None, timeout_s=self._timeout_s)
         except http.ServerUnreachable as exc:
             raise IobeamUnavailable(f"iobeam: {exc}") from None
         except http.HTTPError as exc:
