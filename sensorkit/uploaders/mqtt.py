@@ -47,8 +47,9 @@ CLOSE_TIMEOUT_S = 2.0  # a clean stop waits this long for the broker to take the
 
 # Reason codes (MQTT 5, section 2.4; 3.1.1 CONNACK codes are mapped onto them by paho).
 RC_UNSUPPORTED_PROTOCOL = (0x01, 0x84)  # 3.1.1's "unacceptable protocol version", MQTT 5's
-RC_BAD_CREDENTIALS = (0x86, 0x8C)  # bad user name or password, bad authentication method
-RC_NOT_AUTHORIZED = 0x87
+# Bad user name or password, not authorised (mosquitto's answer to a wrong password), bad
+# authentication method; 3.1.1's 4 and 5 mean the first two.
+RC_CREDENTIALS = (0x04, 0x05, 0x86, 0x87, 0x8C)
 RC_SESSION_TAKEN_OVER = 0x8E
 RC_PACKET_ID_NOT_FOUND = 0x92  # PUBCOMP after a session loss: the broker had taken it (PUBREC)
 RC_PERMANENT = {0x90: "topic name invalid", 0x95: "packet too large", 0x99: "payload format invalid"}
@@ -70,7 +71,7 @@ class BrokerRefused(MqttError):
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
         self.code = code
-        self.credentials = code in RC_BAD_CREDENTIALS or code == RC_NOT_AUTHORIZED
+        self.credentials = code in RC_CREDENTIALS
 
 
 class ConnectionLost(MqttError):
@@ -298,7 +299,8 @@ class Link:
             self._connected = False
             self._lost = why
             self._cond.notify_all()
-        log.info("disconnected from %s: %s", self.settings.where, why)
+        taken_over = getattr(reason, "value", None) == RC_SESSION_TAKEN_OVER
+        log.log(logging.WARNING if taken_over else logging.INFO, "disconnected from %s: %s", self.settings.where, why)
 
     def _handle_publish(self, client: Any, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
         with self._cond:
@@ -309,7 +311,9 @@ class Link:
             else:
                 self._early[mid] = reason
             self._progress_at = time.monotonic()
-            self._cond.notify_all()
+            # Wake a waiter only when what it waits for may have come: the window opened, or all is in.
+            if self._pending == 0 or len(self._mids) == self._receive_maximum - 1:
+                self._cond.notify_all()
 
     def _handle_message(self, client: Any, userdata: Any, message: Any) -> None:
         if client is self._client and self._on_message is not None:
@@ -411,10 +415,9 @@ def _stop_network(client: Any, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
 
 
 def refusal_hint(code: int) -> str:
-    if code in RC_BAD_CREDENTIALS:
-        return " — check username and password (or password_env / password_file) in [uploader.mqtt]"
-    if code == RC_NOT_AUTHORIZED:
-        return " — the broker does not let this user connect: check the user and the broker's ACL"
+    if code in RC_CREDENTIALS:
+        return (" — check username and password (or password_env / password_file) in [uploader.mqtt], and "
+                "that the broker knows this user")
     if code in (0x02, 0x85):
         return " — the broker does not accept this client id: set client_id in [uploader.mqtt]"
     return ""

@@ -258,6 +258,7 @@ class MqttUploader:
             return
         partial = self._retained_file.with_name(self._retained_file.name + ".partial")
         try:
+            partial.parent.mkdir(parents=True, exist_ok=True)
             partial.write_text(json.dumps({"retained": sorted(topics)}, indent=1) + "\n", encoding="utf-8")
             os.replace(partial, self._retained_file)
         except OSError as exc:
