@@ -310,6 +310,7 @@ class Received:
     retain: bool
     properties: Any
     dup: bool  # the broker sent it to this subscriber again (its ack was lost in a restart)
+    at_ms: int  # when it arrived here (wall clock)
 
     def json(self) -> Any:
         return json.loads(self.payload)
@@ -356,7 +357,7 @@ class Subscriber:
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         with self._lock:
             self._received.append(Received(message.topic, bytes(message.payload), bool(message.retain),
-                                           message.properties, bool(message.dup)))
+                                           message.properties, bool(message.dup), time.time_ns() // 1_000_000))
 
     def received(self, topic: str | None = None, *, firsts: bool = False) -> list[Received]:
         """Messages on `topic` (all without); `firsts` leaves out the broker's own re-sends to this client."""

@@ -206,8 +206,8 @@ def test_outage_every_reading_arrives_in_order_and_once(tmp_path, make_iobeam_se
 KILLS_PER_KIND = 7  # x 3 kinds: 21 kills
 
 
-def committed_at_kill(workdir: Path, copy_dir: Path) -> dict[Key, Any]:
-    """What the killed run's outbox holds for iobeam, read from a copy as the next run will find it."""
+def committed_at_kill(workdir: Path, copy_dir: Path, uploader: str = "iobeam") -> dict[Key, Any]:
+    """What the killed run's outbox holds for `uploader`, read from a copy as the next run will find it."""
     shutil.rmtree(copy_dir, ignore_errors=True)
     copy_dir.mkdir()
     for source in state_dir(workdir).glob("outbox.sqlite*"):
@@ -216,12 +216,12 @@ def committed_at_kill(workdir: Path, copy_dir: Path) -> dict[Key, Any]:
     # Counted from the file's own cursor table first, so a reader that skipped readings would show.
     file = copy_dir / "outbox.sqlite"
     try:
-        waiting = read_status(file).uploader("iobeam").waiting
+        waiting = read_status(file).uploader(uploader).waiting
     except OutboxError as exc:  # killed while creating it: nothing stored yet, and the next run must cope
         assert "there is no outbox" in str(exc)
         waiting = 0
-    with Outbox(file, ["iobeam"]) as outbox:  # opens, or the test fails here
-        pending = {(r.series, r.timestamp_ms): r.value for _, r in outbox.pending_batch("iobeam", 10**9)}
+    with Outbox(file, [uploader]) as outbox:  # opens, or the test fails here
+        pending = {(r.series, r.timestamp_ms): r.value for _, r in outbox.pending_batch(uploader, 10**9)}
     assert len(pending) == waiting
     return pending
 
