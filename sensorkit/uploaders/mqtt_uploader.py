@@ -93,7 +93,7 @@ class MqttUploader:
             session_expiry_s=round(config["session_expiry"]),
             username=config.get("username"), password=config.get("password") or (secret.secret if secret else None),
             tls=tls, ca_file=config.get("ca_file"), client_cert=config.get("client_cert"),
-            client_key=config.get("client_key"), will=(self.status_topic, ha.OFFLINE),
+            client_key=config.get("client_key"), will=(self.status_topic, ha.OFFLINE), protocol=config["protocol"],
         )
         self.link = Link(self.settings, on_message=self._on_message)
 

@@ -157,6 +157,8 @@ MQTT = UploaderSpec(
         Key("qos", INT, 1, 1, 2, "1 or 2: QoS 0 is refused, because a message it loses is lost for good"),
         Key("payload", CHOICE, "json", help="json: {value, unit, timestamp_ms}; value: the bare value",
             choices=("json", "value")),
+        Key("protocol", CHOICE, "auto", help="auto: MQTT 5, or 3.1.1 when the broker says it has no 5; or \"5\" "
+            "or \"3.1.1\" (for a broker that chokes on MQTT 5)", choices=("auto", "5", "3.1.1")),
         Key("keepalive", DURATION, 60.0, 5.0, 65535.0, "how often the broker hears from an idle connection"),
         Key("timeout", DURATION, 30.0, 1.0, 600.0, "how long the broker may take to answer (connect, acks)"),
         Key("session_expiry", DURATION, 3600.0, 0.0, 365 * 86400.0,

@@ -13,7 +13,11 @@ persistent session, so it misses nothing while the broker restarts; `sync()`
 is a barrier (a marker through the broker), so a test waits for what the
 broker took to arrive instead of sleeping.
 
-Where no `mosquitto` binary exists the fixtures skip, saying so; CI installs it.
+Where no `mosquitto` binary exists, `AmqttBroker` stands in: amqtt, a broker
+in Python that the test extras install (Python >= 3.10), with the same
+password and TLS set-up but MQTT 3.1.1 only and no persistence over a
+restart. SENSORKIT_TEST_BROKER=mosquitto|amqtt chooses; without either the
+fixtures skip, saying why. CI installs mosquitto.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -45,14 +50,28 @@ def mosquitto_binary() -> str | None:
     return shutil.which("mosquitto") or shutil.which("mosquitto", path=SBIN)
 
 
-def broker_missing_reason() -> str | None:
-    if mosquitto_binary() is None:
-        return "no mosquitto broker on this machine (apt-get install mosquitto; .ci/run installs it)"
-    if shutil.which("mosquitto_passwd") is None and shutil.which("mosquitto_passwd", path=SBIN) is None:
-        return "mosquitto_passwd is missing (it comes with Debian's mosquitto package)"
+def amqtt_command() -> list[str] | None:
+    try:
+        import amqtt  # noqa: F401 - only whether it is there
+    except ImportError:
+        return None
+    script = shutil.which("amqtt", path=os.path.dirname(sys.executable))
+    return [script] if script else None
+
+
+def broker_kind() -> tuple[str | None, str]:
+    """Which broker the tests start ("mosquitto", "amqtt" or None) and, for None, why there is none."""
+    wanted = os.environ.get("SENSORKIT_TEST_BROKER", "")
     if shutil.which("openssl") is None:
-        return "no openssl command to make the test certificates"
-    return None
+        return None, "no openssl command to make the test certificates"
+    mosquitto = mosquitto_binary() is not None and (
+        shutil.which("mosquitto_passwd") or shutil.which("mosquitto_passwd", path=SBIN))
+    if wanted in ("", "mosquitto") and mosquitto:
+        return "mosquitto", ""
+    if wanted in ("", "amqtt") and amqtt_command() is not None:
+        return "amqtt", ""
+    return None, ("no MQTT broker for the tests: install mosquitto (apt-get install mosquitto; .ci/run does) "
+                  "or, on Python >= 3.10, the test extras (amqtt)")
 
 
 def wait_until(condition: Any, what: str, timeout_s: float = WAIT_S) -> Any:
@@ -113,6 +132,8 @@ class Broker:
 
     kind = "mosquitto"
     host = "127.0.0.1"
+    mqtt5 = True  # speaks MQTT 5
+    persistent = True  # sessions and retained messages survive a restart
 
     def __init__(self, directory: Path, certs: Certs) -> None:
         self.directory = directory
@@ -121,8 +142,15 @@ class Broker:
         self.tls_port = free_port()
         self.users = dict(USERS)
         directory.mkdir(parents=True, exist_ok=True)
+        self.log_file = directory / f"{self.kind}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self._frozen = False
+        self.command = self.configure()
+
+    def configure(self) -> list[str]:
+        """Write the broker's files; the command that starts it."""
+        directory, certs = self.directory, self.certs
         (directory / "data").mkdir(exist_ok=True)
-        self.log_file = directory / "mosquitto.log"
         passwd = directory / "passwd"
         tool = shutil.which("mosquitto_passwd") or shutil.which("mosquitto_passwd", path=SBIN)
         for number, (user, password) in enumerate(self.users.items()):
@@ -156,13 +184,11 @@ cafile {certs.ca}
 certfile {certs.server_cert}
 keyfile {certs.server_key}
 """)
-        self.process: subprocess.Popen[bytes] | None = None
-        self._frozen = False
+        return [mosquitto_binary(), "-c", str(self.config_file)]
 
     def start(self) -> Broker:
         assert self.process is None, "already running"
-        self.process = subprocess.Popen([mosquitto_binary(), "-c", str(self.config_file)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_until(self._accepts, f"mosquitto to accept connections on {self.port}:\n{self.log()}")
         return self
 
@@ -215,6 +241,8 @@ keyfile {certs.server_key}
     def uploader_table(self, *, tls: bool = False, password_file: Path | None = None, **more: Any) -> str:
         """An `[uploader.mqtt]` table for this broker (user sensorkit); `more` adds keys as TOML values."""
         more.setdefault("port", self.tls_port if tls else self.port)
+        if not self.mqtt5:  # amqtt does not answer an MQTT 5 CONNECT with a will: it needs to be told
+            more.setdefault("protocol", "3.1.1")
         lines = ["[uploader.mqtt]", f'host = "{"localhost" if tls else self.host}"', 'username = "sensorkit"']
         if password_file is not None:
             lines.append(f'password_file = "{password_file}"')
@@ -223,6 +251,72 @@ keyfile {certs.server_key}
         lines += [f"{key} = {json.dumps(value) if isinstance(value, str) else _toml(value)}"
                   for key, value in more.items()]
         return "\n".join(lines) + "\n"
+
+
+class AmqttBroker(Broker):
+    """amqtt in a subprocess, where there is no mosquitto: MQTT 3.1.1 only, state kept in memory only."""
+
+    kind = "amqtt"
+    mqtt5 = False
+    persistent = False
+
+    def configure(self) -> list[str]:
+        from pwdlib.hashers.argon2 import Argon2Hasher
+
+        hasher = Argon2Hasher()
+        passwd = self.directory / "passwd"
+        passwd.write_text("".join(f"{user}:{hasher.hash(pw)}\n" for user, pw in self.users.items()))
+        self.config_file = self.directory / "amqtt.yaml"
+        self.config_file.write_text(f"""\
+# written by tests/sensorkit/mosquitto.py
+listeners:
+  default:
+    type: tcp
+    bind: 127.0.0.1:{self.port}
+  tls:
+    type: tcp
+    bind: 127.0.0.1:{self.tls_port}
+    ssl: true
+    certfile: {self.certs.server_cert}
+    keyfile: {self.certs.server_key}
+plugins:
+  amqtt.plugins.authentication.FileAuthPlugin:
+    password_file: {passwd}
+""")
+        command = amqtt_command()
+        assert command is not None
+        return [*command, "-c", str(self.config_file)]
+
+    def start(self) -> Broker:
+        with self.log_file.open("ab") as log:  # amqtt logs to stderr
+            assert self.process is None, "already running"
+            self.process = subprocess.Popen(self.command, stdout=log, stderr=log)
+        wait_until(self._accepts, f"amqtt to accept connections on {self.port}:\n{self.log()}")
+        return self
+
+    def _accepts(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            pytest.fail(f"amqtt ended ({self.process.returncode}):\n{self.log()}")
+        for port in (self.port, self.tls_port):
+            try:
+                socket.create_connection((self.host, port), timeout=1.0).close()
+            except OSError:
+                return False
+        return True
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self._frozen:
+            self.thaw()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(WAIT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(WAIT_S)
+        self.process = None
 
 
 def _toml(value: Any) -> str:
@@ -241,23 +335,41 @@ class Cable:
     is closed, and new ones get through again.
     """
 
-    def __init__(self, broker: Broker) -> None:
+    def __init__(self, broker: Broker, *, refuse_mqtt5: bool = False) -> None:
         self.broker = broker
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
+        self.refuse_mqtt5 = refuse_mqtt5  # answer an MQTT 5 CONNECT as a 3.1.1-only broker does
+        self.port = 0
         self._dropping = threading.Event()
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
-        threading.Thread(target=self._accept, name="cable", daemon=True).start()
+        self.plug()
 
-    def _accept(self) -> None:
+    def plug(self) -> None:
+        """Listen (again, on the same port)."""
+        self.server = socket.create_server(("127.0.0.1", self.port))
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._accept, args=(self.server,), name="cable", daemon=True).start()
+
+    def unplug(self) -> None:
+        """Cut every connection and stop listening: connecting is refused, as with no broker at all."""
+        self.server.close()
+        self.cut()
+
+    def _accept(self, server: socket.socket) -> None:
         while True:
             try:
-                client, _ = self.server.accept()
+                client, _ = server.accept()
             except OSError:
                 return
             try:
+                first = _read_packet(client)
+                if self.refuse_mqtt5 and _protocol_level(first) == 5:
+                    # MQTT 3.1.1, 3.1: "unacceptable protocol version" (0x01), then disconnect
+                    client.sendall(b"\x20\x02\x00\x01")
+                    client.close()
+                    continue
                 upstream = socket.create_connection((self.broker.host, self.broker.port), timeout=WAIT_S)
+                upstream.sendall(first)
             except OSError:
                 client.close()
                 continue
@@ -299,6 +411,42 @@ class Cable:
     def close(self) -> None:
         self.server.close()
         self.cut()
+
+
+def _read_exactly(sock: socket.socket, count: int) -> bytes:
+    data = b""
+    while len(data) < count:
+        chunk = sock.recv(count - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data
+
+
+def _read_packet(sock: socket.socket) -> bytes:
+    """One whole MQTT control packet: fixed header, variable-length remaining length, the rest."""
+    header = _read_exactly(sock, 1)
+    length, shift = 0, 0
+    while True:
+        byte = _read_exactly(sock, 1)
+        header += byte
+        length |= (byte[0] & 0x7F) << shift
+        shift += 7
+        if not byte[0] & 0x80:
+            break
+    return header + _read_exactly(sock, length)
+
+
+def _protocol_level(connect: bytes) -> int | None:
+    """The protocol level of a CONNECT packet (4: 3.1.1, 5: MQTT 5), None for another packet."""
+    if connect[0] >> 4 != 1:
+        return None
+    start = 1
+    while connect[start] & 0x80:
+        start += 1
+    start += 1  # past the remaining length
+    name_length = int.from_bytes(connect[start:start + 2], "big")
+    return connect[start + 2 + name_length]
 
 
 # -------------------------------------------------------------------------------------------- subscriber
@@ -345,13 +493,18 @@ class Subscriber:
         self.client.reconnect_delay_set(1, 1)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = lambda *args: self._subscribed.set()
+        self.client.on_disconnect = lambda *args: self._subscribed.clear()
         self.client.on_message = self._on_message
         self.client.connect(broker.host, broker.port, 60)
         self.client.loop_start()
         assert self._subscribed.wait(WAIT_S), f"the test subscriber could not subscribe:\n{broker.log()}"
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        if not reason.is_failure and not flags.session_present:
+        if reason.is_failure:
+            return
+        if flags.session_present:  # the broker kept the subscriptions
+            self._subscribed.set()
+        else:  # a broker without persistence, after a restart: subscribe again
             client.subscribe([(f, 1) for f in self.filters])
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
@@ -369,7 +522,8 @@ class Subscriber:
             return [m for m in self._received if m.topic.startswith(prefix)]
 
     def wait_connected(self) -> None:
-        wait_until(self.client.is_connected, "the test subscriber to be connected")
+        """Wait until connected and subscribed (again, after a restart)."""
+        wait_until(self._subscribed.is_set, "the test subscriber to be connected and subscribed")
 
     def sync(self) -> None:
         """Wait until everything the broker took before now has arrived here (a marker after it)."""
@@ -408,19 +562,21 @@ def retained(broker: Broker, topic_filter: str) -> dict[str, bytes]:
 
 @pytest.fixture(name="mqtt_certs", scope="session")
 def mqtt_certs_fixture(tmp_path_factory: pytest.TempPathFactory) -> Certs:
-    reason = broker_missing_reason()
-    if reason:
+    kind, reason = broker_kind()
+    if kind is None:
         pytest.skip(reason)
     return make_certs(tmp_path_factory.mktemp("mqtt-certs"))
 
 
 @pytest.fixture(name="make_broker")
 def make_broker_fixture(tmp_path: Path, mqtt_certs: Certs) -> Iterator[Any]:
-    """Starts brokers (stopped again after the test)."""
+    """Starts brokers (stopped again after the test): mosquitto, or amqtt where there is none."""
     brokers: list[Broker] = []
+    kind, _ = broker_kind()
 
     def make() -> Broker:
-        broker = Broker(tmp_path / f"broker{len(brokers)}", mqtt_certs).start()
+        cls = AmqttBroker if kind == "amqtt" else Broker
+        broker = cls(tmp_path / f"broker{len(brokers)}", mqtt_certs).start()
         brokers.append(broker)
         return broker
 

@@ -112,16 +112,25 @@ def test_run_delivers_every_printed_reading_with_discovery_and_availability(brok
 OUTAGE_READINGS = 1500  # taken while the broker is down: ~10 s of these sensors, 10 minutes of the demo's
 
 
-def test_outage_the_broker_stops_and_comes_back_nothing_is_lost(broker, subscribe, tmp_path):
+def test_outage_the_broker_stops_and_comes_back_nothing_is_lost(broker, cable, subscribe, tmp_path):
+    """The broker is stopped and started again while `run` samples; every reading arrives, in order."""
     subscriber = subscribe(broker, "sensorkit/#")
-    config = mqtt_config(tmp_path, broker, FAST_SENSORS, uploader="batch_size = 100")
+    # A broker that forgets sessions in a restart (amqtt) would not queue for the test's subscriber
+    # until it is back: there the run reaches it through a cable that is plugged in after that.
+    port = broker.port if broker.persistent else cable.port
+    config = mqtt_config(tmp_path, broker, FAST_SENSORS, uploader="batch_size = 100", port=port)
     run = Run(tmp_path, config, UNUSED)
     wait_until(lambda: len(subscriber.readings(PREFIX)) >= 100, "the first readings at the subscriber")
 
+    if not broker.persistent:
+        cable.unplug()
     broker.stop()
     down_from = len(run.readings)
     wait_until(lambda: run.printed(down_from + OUTAGE_READINGS), "readings taken while the broker is down")
     broker.start()
+    if not broker.persistent:
+        subscriber.wait_connected()
+        cable.plug()
     up_at = run.readings[-1]["timestamp_ms"]
     wait_until(lambda: any(ms > up_at for _, ms in subscriber.readings(PREFIX)), "delivery after the outage")
     assert run.stop() == 0, run.stderr
@@ -195,8 +204,9 @@ def test_crash_kill_9_at_random_moments_loses_nothing_committed(broker, cable, s
         assert not missing(old_enough, now), f"run {number} ({kind}) lost committed readings {why}"
         committed.update(now)
         taken.update(run.keys())
-    wait_until(lambda: retained(broker, PREFIX + "/status") == {PREFIX + "/status": b"offline"},
-               "the broker to publish the last will of the killed run")
+    if broker.kind == "mosquitto":  # amqtt 0.12 did not always end with the will as the retained status
+        wait_until(lambda: retained(broker, PREFIX + "/status") == {PREFIX + "/status": b"offline"},
+                   "the broker to publish the last will of the killed run")
 
     last = Run(tmp_path, config, UNUSED)
     wait_until(lambda: not missing(committed, subscriber.readings(PREFIX)), f"the backlog to arrive {why}")
@@ -220,7 +230,8 @@ def test_wrong_credentials_are_reported_and_nothing_is_dropped(broker, subscribe
     wrong = sensorkit("run", "--simulate", "-c", str(config), "--duration", "1.5", "--output", "jsonl",
                       cwd=tmp_path)
     assert wrong.returncode == 0, wrong.stderr
-    assert "refused the connection: Not authorized — check username and password" in wrong.stderr
+    assert re.search(r"refused the connection: (Not authorized|Bad user name or password) — check username and "
+                     "password", wrong.stderr), wrong.stderr
     assert "a-wrong-password" not in wrong.stderr and "Traceback" not in wrong.stderr
     assert "still waiting in the outbox" in wrong.stderr
     held = printed(wrong.stdout)
@@ -240,11 +251,11 @@ def test_tls_with_a_wrong_ca_is_refused_and_the_readings_wait(broker, tmp_path):
     result = sensorkit("run", "--simulate", "-c", str(config), "--duration", "1.5", "--output", "jsonl",
                        cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "its TLS certificate could not be verified (self-signed certificate in certificate chain)" \
-        in result.stderr
+    assert re.search(r"its TLS certificate could not be verified \((self-signed certificate in certificate chain|"
+                     r"unable to get local issuer certificate)\)", result.stderr), result.stderr
     assert "check ca_file" in result.stderr
     assert waiting(tmp_path) == len(printed(result.stdout)) > 0
-    assert "New client connected" not in broker.log(), "nothing got through"
+    assert retained(broker, "sensorkit/#") == {}, "nothing got through"
 
 
 # ---------------------------------------------------------------------------------------------- backlog

@@ -5,6 +5,7 @@ does, sends batches itself and looks at what the broker delivered.
 """
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from sensorkit.readings import Reading
 from sensorkit.uploaders import build_uploader
 from tests.sensorkit.mosquitto import (  # noqa: F401 - fixtures
     Broker,
+    Cable,
     broker_fixture,
     cable_fixture,
     make_broker_fixture,
@@ -102,6 +104,8 @@ def test_mqtt_send_delivers_every_reading_with_value_unit_and_timestamp(broker, 
 
 
 def test_mqtt_bare_value_payload_keeps_the_timestamp_in_a_user_property(broker, subscribe, tmp_path):
+    if not broker.mqtt5:
+        pytest.skip(f"{broker.kind} has no MQTT 5, so no user properties")
     subscriber = subscribe(broker, f"{PREFIX}/#", mqtt5=True)
     uploader = uploader_for(broker, tmp_path, payload="value")
     batch = readings(3)
@@ -204,6 +208,7 @@ def test_mqtt_a_reconnect_sends_the_unacknowledged_batch_once(broker, cable, sub
     with pytest.raises(TransientUploadError):
         uploader.send(batch)
     cable.cut()
+    wait_until(lambda: not uploader.link.connected, "the uploader to see the link go")
     uploader.send(batch)
     subscriber.sync()
     assert subscriber.readings(PREFIX).items() >= as_keys(batch).items()
@@ -220,12 +225,35 @@ def test_mqtt_a_different_batch_after_a_failure_starts_a_new_session(broker, cab
     with pytest.raises(TransientUploadError):
         uploader.send(abandoned)
     cable.cut()
+    wait_until(lambda: not uploader.link.connected, "the uploader to see the link go")
     other = readings(20, start_ms=now_ms() + 100_000)
     uploader.send(other)
     subscriber.sync()
     got = subscriber.readings(PREFIX)
     assert not set(got) & set(as_keys(abandoned)), "paho's memory of the abandoned batch went out"
     assert got.items() >= as_keys(other).items()
+
+
+# ------------------------------------------------------------------------------------------- protocol
+
+def test_mqtt_a_broker_without_mqtt_5_gets_3_1_1(broker, subscribe, tmp_path, caplog):
+    """A broker that answers MQTT 5 with "unacceptable protocol version", as 3.1.1-only brokers do."""
+    caplog.set_level(logging.INFO, logger="sensorkit.uploaders.mqtt")
+    old_broker = Cable(broker, refuse_mqtt5=True)
+    try:
+        subscriber = subscribe(broker, f"{PREFIX}/#")
+        uploader = uploader_for(broker, tmp_path, port=old_broker.port, protocol="auto")
+        batch = readings(20)
+        uploader.send(batch)
+        subscriber.sync()
+        assert subscriber.readings(PREFIX) == as_keys(batch)
+        assert uploader.link.protocol == 4
+        assert any("does not speak MQTT 5; using MQTT 3.1.1" in r.getMessage() for r in caplog.records)
+        told = uploader_for(broker, tmp_path / "b", port=old_broker.port, protocol="5")
+        with pytest.raises(TransientUploadError, match="refused the connection: Unsupported protocol version"):
+            told.send(batch)
+    finally:
+        old_broker.close()
 
 
 # ------------------------------------------------------------------------------------------------ TLS
@@ -251,7 +279,7 @@ def test_mqtt_tls_with_a_wrong_ca_is_refused(broker, tmp_path):
 
 def test_mqtt_tls_to_the_plain_port_says_which_port(broker, tmp_path):
     uploader = uploader_for(broker, tmp_path, tls=True, port=broker.port, timeout="3s")
-    with pytest.raises(TransientUploadError, match="TLS"):
+    with pytest.raises(TransientUploadError, match="TLS port"):
         uploader.send(readings(1))
 
 
