@@ -71,7 +71,6 @@ class BrokerRefused(MqttError):
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
         self.code = code
-        self.credentials = code in RC_CREDENTIALS
 
 
 class ConnectionLost(MqttError):

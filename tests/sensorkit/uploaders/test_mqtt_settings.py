@@ -138,3 +138,15 @@ def test_mqtt_default_device_id_is_the_host_name_made_safe(monkeypatch):
     assert default_device_id() == "Pi-4-attic"
     monkeypatch.setattr(socket, "gethostname", lambda: "...")
     assert default_device_id() == "sensorkit"
+
+
+def test_the_mqtt_example_config_loads():
+    from pathlib import Path
+
+    from sensorkit.config import load_config
+
+    example = Path(__file__).resolve().parents[3] / "examples" / "mqtt.toml"
+    config = load_config(str(example), environ={})
+    [mqtt] = config.enabled_uploaders
+    assert (mqtt.name, mqtt["host"], mqtt["homeassistant"], mqtt["device_id"]) == ("mqtt", "localhost", True,
+                                                                                  "greenhouse-pi")
