@@ -762,6 +762,301 @@ def bench_byteport(instants: int) -> dict[str, Any]:
     return results
 
 
+# ------------------------------------------------------------------------------------------------ mqtt
+# The MQTT rows: a local mosquitto (started here, its defaults but for the port, anonymous access
+# and unlimited queues for the bench's own subscriber), `sensorkit run` processes against it.
+
+TUNED_MOSQUITTO = "set_tcp_nodelay true\nmax_inflight_messages 1000\n"
+MQTT_FLEET_DEVICES = 100
+MQTT_FLEET_SECONDS = 60
+FLEET_CONFIG = """\
+[device]
+board = "simulated"
+
+[[sensor]]
+name = "greenhouse"
+driver = "sht3x"
+address = 0x44
+interval = "2s"
+
+[[sensor]]
+name = "outside"
+driver = "sht3x"
+address = 0x45
+interval = "5s"
+
+[[sensor]]
+name = "door"
+driver = "gpio_input"
+pin = "GPIO17"
+interval = "1s"
+
+[uploader.mqtt]
+host = "127.0.0.1"
+port = {port}
+device_id = "{device}"
+homeassistant = true
+"""
+
+
+class _LocalMosquitto:
+    """mosquitto on a free 127.0.0.1 port, with $SYS every second; a context manager."""
+
+    port: int
+
+    def __init__(self, directory: str, *, tuned: bool = False) -> None:
+        import socket
+
+        binary = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
+        if binary is None:
+            raise RuntimeError("no mosquitto here (apt-get install mosquitto)")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        conf = Path(directory) / "mosquitto.conf"
+        # tuned: no Nagle on the broker's side, and a Receive Maximum of 1000 rather than 20
+        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\nsys_interval 1\n"
+                        "max_queued_messages 0\n" + (TUNED_MOSQUITTO if tuned else ""))
+        self.process = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("mosquitto did not start") from None
+                time.sleep(0.05)
+
+    def __enter__(self) -> _LocalMosquitto:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+
+    def cpu_s(self) -> float:
+        return _cpu_s(self.process.pid)
+
+
+class _Counter:
+    """The bench's own MQTT client: counts the readings that arrive per topic prefix, and $SYS figures."""
+
+    def __init__(self, port: int, *filters: str) -> None:
+        import paho.mqtt.client as paho
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.port = port
+        self.lock = threading.Lock()
+        self.readings: dict[str, set[tuple[str, int]]] = {}
+        self.messages = 0
+        self.synced = False
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-counter",
+                                  protocol=paho.MQTTv311)
+        subscribed = threading.Event()
+        self.client.on_subscribe = lambda *args: subscribed.set()
+        self.client.on_message = self._message
+        self.client.connect("127.0.0.1", port)
+        self.client.subscribe([(f, 1) for f in filters] or [("sensorkit/bench-sync", 1)])
+        self.client.loop_start()
+        if not subscribed.wait(30):
+            raise RuntimeError("the bench's subscriber could not subscribe")
+
+    def _message(self, client: Any, userdata: Any, message: Any) -> None:
+        with self.lock:
+            if message.topic == "sensorkit/bench-sync":
+                self.synced = True
+                return
+            self.messages += 1
+            prefix, _, series = message.topic.rpartition("/")
+            if series in ("status", "state") or prefix.endswith("/status"):
+                return
+            doc = json.loads(message.payload)
+            self.readings.setdefault(prefix, set()).add((series, doc["timestamp_ms"]))
+
+    def sync(self) -> None:
+        """A marker through the broker: once it is back, everything published before it is here."""
+        with self.lock:
+            before = self.messages
+        self.client.publish("sensorkit/bench-sync", b"{}", qos=1).wait_for_publish(30)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.synced:
+                    self.synced = False
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"the marker did not come back ({self.messages - before} messages meanwhile)")
+
+    def packets_received(self) -> int:
+        """mosquitto's count of packets received ($SYS/broker/messages/received: PUBLISH and the few
+        CONNECT, SUBSCRIBE and PINGREQ; 2.0 has no count of PUBLISH alone), as of its last $SYS update."""
+        import paho.mqtt.client as paho
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        time.sleep(1.5)  # mosquitto updates $SYS every second (sys_interval 1)
+        got = threading.Event()
+        value: list[int] = []
+        viewer = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-sys", protocol=paho.MQTTv311)
+        viewer.on_message = lambda client, userdata, message: (value.append(int(message.payload)), got.set())
+        viewer.connect("127.0.0.1", self.port)
+        viewer.subscribe("$SYS/broker/messages/received")
+        viewer.loop_start()
+        try:
+            if not got.wait(30):
+                raise RuntimeError("no $SYS figure from mosquitto")
+            return value[0]
+        finally:
+            viewer.disconnect()
+            viewer.loop_stop()
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        return int(status.read().split("VmHWM:")[1].split()[0]) / 1024
+
+
+def bench_mqtt_drain(total: int, *, tuned: bool = False) -> dict[str, Any]:
+    """A backlog of `total` readings delivered by `sensorkit run` to the local mosquitto at QoS 1.
+
+    As the iobeam drain: the backlog (10 SHT3x-like sensors) is put in the
+    run's outbox first; the run is the real command with the uploader at its
+    defaults (QoS 1, batches of 1000) and one simulated sensor. Timed from the
+    command's start until the backlog's last reading is at the bench's
+    subscriber (of that one series: delivered in order, once it is there all
+    are); the run's peak RSS read then. Messages per reading: the packets
+    mosquitto received ($SYS) over the backlog's size (the run's own live
+    readings, status and discovery included, and a few CONNECT/PINGREQ).
+    `tuned`: the broker with TUNED_MOSQUITTO's settings.
+    """
+    from sensorkit.outbox import Outbox
+    from sensorkit.readings import Reading
+
+    with tempfile.TemporaryDirectory(dir=_bench_dir()) as state, _LocalMosquitto(state, tuned=tuned) as broker:
+        outbox_file = Path(state) / "outbox.sqlite"
+        outbox = Outbox(outbox_file, ["mqtt"])
+        start_ms = time.time_ns() // 1_000_000 - (total // 20) * 1000
+        batch: list[Any] = []
+        for i in range(total // 2):
+            sensor, t = i % 10, start_ms + (i // 10) * 1000 + i % 10
+            batch += [Reading(f"s{sensor}_temperature", f"s{sensor}", "temperature", 20.5, "°C", t),
+                      Reading(f"s{sensor}_humidity", f"s{sensor}", "humidity", 50.5, "%RH", t)]
+            newest = batch[-1]
+            if len(batch) >= 10_000:
+                outbox.add(batch)
+                outbox.commit()
+                batch = []
+        outbox.add(batch)
+        outbox.commit()
+        outbox.close()
+        last = (newest.series, newest.timestamp_ms)
+        config = Path(state) / "sensorkit.toml"
+        config.write_text(f"""[device]
+board = "simulated"
+
+[[sensor]]
+name = "air"
+driver = "sht3x"
+interval = "1s"
+
+[uploader.mqtt]
+host = "127.0.0.1"
+port = {broker.port}
+device_id = "bench"
+""")
+        counter = _Counter(broker.port, f"sensorkit/bench/{last[0]}")
+        before = counter.packets_received()
+        command = [*sensorkit_command()[:-1], "run", "--simulate", "-c", str(config), "--state-dir", state,
+                   "--output", "jsonl"]
+        began = time.perf_counter()
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            while True:
+                if child.poll() is not None:
+                    raise RuntimeError(f"sensorkit run ended early: {child.stderr.read()}")
+                with counter.lock:
+                    if last in counter.readings.get("sensorkit/bench", ()):
+                        break
+                time.sleep(0.2)
+            took = time.perf_counter() - began
+            peak_mb = _peak_rss_mb(child.pid)
+        finally:
+            child.terminate()
+            child.communicate(timeout=60)
+        # less the second $SYS viewer's CONNECT and SUBSCRIBE, and the counter's PUBACKs
+        packets = counter.packets_received() - before - 2 - counter.messages
+        counter.close()
+        return {"readings": total, "per_s": total / took, "messages_per_reading": packets / total,
+                "max_rss_mb": peak_mb}
+
+
+def bench_mqtt_fleet(devices: int, seconds: float) -> dict[str, Any]:
+    """`devices` processes of `sensorkit run --simulate` (the demo's sensors, Home Assistant on) publishing
+    to one local mosquitto: their CPU per device over `seconds` once all are delivering, and whether the
+    broker got every reading each printed (a subscriber of the bench's own counts them)."""
+    with tempfile.TemporaryDirectory(dir=_bench_dir()) as work, _LocalMosquitto(work) as broker:
+        counter = _Counter(broker.port, "sensorkit/#")
+        runs = []
+        for number in range(devices):
+            device = f"dev{number:03d}"
+            directory = Path(work) / device
+            directory.mkdir()
+            (directory / "sensorkit.toml").write_text(FLEET_CONFIG.format(port=broker.port, device=device))
+            out = open(directory / "readings.jsonl", "w")  # noqa: SIM115 - closed below
+            child = subprocess.Popen([*sensorkit_command()[:-1], "run", "--simulate", "-c",
+                                      str(directory / "sensorkit.toml"), "--state-dir", str(directory / "state"),
+                                      "--output", "jsonl"], stdout=out, stderr=subprocess.DEVNULL)
+            runs.append((device, child, out, directory))
+        try:
+            deadline = time.monotonic() + 600
+            while True:  # warm: every device started and delivering
+                with counter.lock:
+                    delivering = sum(1 for d, *_ in runs if counter.readings.get(f"sensorkit/{d}"))
+                if delivering == devices:
+                    break
+                if time.monotonic() > deadline or any(c.poll() is not None for _, c, _, _ in runs):
+                    raise RuntimeError(f"only {delivering} of {devices} devices delivered")
+                time.sleep(0.5)
+            cpu_before = sum(_cpu_s(c.pid) for _, c, _, _ in runs)
+            broker_before = broker.cpu_s()
+            began = time.monotonic()
+            time.sleep(seconds)
+            span = time.monotonic() - began
+            cpu = sum(_cpu_s(c.pid) for _, c, _, _ in runs) - cpu_before
+            broker_cpu = broker.cpu_s() - broker_before
+            rss = statistics.mean(_peak_rss_mb(c.pid) for _, c, _, _ in runs)
+        finally:
+            for _, child, _, _ in runs:
+                child.terminate()
+            for _, child, out, _ in runs:
+                child.wait(120)
+                out.close()
+        counter.sync()  # what the runs delivered before they stopped has reached the counter
+        printed = lost = 0
+        for device, _, _, directory in runs:
+            taken = {(r["series"], r["timestamp_ms"]) for r in map(json.loads, (directory / "readings.jsonl")
+                                                                     .read_text().splitlines())}
+            printed += len(taken)
+            with counter.lock:
+                lost += len(taken - counter.readings.get(f"sensorkit/{device}", set()))
+        counter.close()
+        return {"devices": devices, "seconds": span, "cpu_percent_per_device": 100 * cpu / span / devices,
+                "broker_cpu_percent": 100 * broker_cpu / span, "mean_peak_rss_mb": rss,
+                "readings": printed, "lost": lost}
+
+
 def rows_of(results: dict[str, Any]) -> list[tuple[str, float, str, str | None, bool | None]]:
     rows: list[tuple[str, float, str, str | None, bool | None]] = []
     if "timer_floor" in results:
@@ -876,6 +1171,24 @@ def _side_by_side_rows(results: dict[str, Any]) -> list[tuple[str, float, str, s
               v["drain_ratio"] >= 1.0),
              ("  sensorkit run drain / original, from its first request", v["drain_sending_ratio"], "x", ">= 1.0",
               v["drain_sending_ratio"] >= 1.0)]
+    if "mqtt" in results:
+        m = results["mqtt"]
+        i = results.get("iobeam", {}).get("drain")
+        goal = f">= {i['per_s']:,.0f}" if i else None
+        rows += [
+            (f"sensorkit run draining {m['drain']['readings']:,} waiting readings to mosquitto, QoS 1",
+             m["drain"]["per_s"], "/s", goal, m["drain"]["per_s"] >= i["per_s"] if i else None),
+            ("  MQTT messages per reading in that drain", m["drain"]["messages_per_reading"], "msg", None, None),
+            ("  peak RSS of sensorkit run during that drain", m["drain"]["max_rss_mb"], "MB", "<= 60",
+             m["drain"]["max_rss_mb"] <= 60),
+            (f"  same, {m['tuned']['readings']:,} readings, mosquitto with set_tcp_nodelay and "
+             "max_inflight_messages 1000", m["tuned"]["per_s"], "/s", None, None),
+            (f"{m['fleet']['devices']} sensorkit run processes to one broker: CPU per device",
+             m["fleet"]["cpu_percent_per_device"], "%", None, None),
+            ("  mosquitto's CPU for all of them", m["fleet"]["broker_cpu_percent"], "%", None, None),
+            ("  readings printed / lost at the broker", m["fleet"]["readings"], "rd", "0 lost",
+             m["fleet"]["lost"] == 0),
+        ]
     return rows
 
 
@@ -910,7 +1223,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="sampler runs of 10 s instead of 100 s, 10 start-ups, smaller outbox runs")
     parser.add_argument("--only", choices=("sampler", "startup", "outbox", "iobeam", "iobeam-original", "byteport",
-                                           "drivers"),
+                                           "drivers", "mqtt"),
                         help="run one benchmark (iobeam-original: the latency drain and the side-by-side rows only)")
     parser.add_argument("--jitter", type=jitter_run, action="append", metavar="SENSORSxHZ",
                         help="sampler runs to make instead of 10x10, 50x1 and 100x1 (repeatable)")
@@ -954,6 +1267,12 @@ def main(argv: list[str] | None = None) -> int:
         import bench_drivers
 
         results["drivers"] = bench_drivers.bench_drivers()
+    if args.only in (None, "mqtt"):
+        results["mqtt"] = {
+            "drain": bench_mqtt_drain(100_000 if args.quick else 1_000_000),
+            "tuned": bench_mqtt_drain(100_000, tuned=True),
+            "fleet": bench_mqtt_fleet(*((20, 15) if args.quick else (MQTT_FLEET_DEVICES, MQTT_FLEET_SECONDS))),
+        }
     if args.json:
         print(json.dumps(results, indent=2))
     else:

@@ -394,13 +394,15 @@ class Delivering:
     """The delivery side of a run: the outbox and one delivery worker per enabled uploader.
 
     `add` is the sampler's sink; it queues in memory and never waits on the
-    network. `close` commits, gives every uploader one last bounded try, and
+    network. `close` commits, gives every uploader one last bounded try,
+    closes the uploaders that have a `close()` (MQTT says `offline`), and
     closes the file; a restart goes on from the cursors.
     """
 
-    def __init__(self, outbox: Any, deliveries: Sequence[Any]) -> None:
+    def __init__(self, outbox: Any, deliveries: Sequence[Any], uploaders: Sequence[Any] = ()) -> None:
         self.outbox = outbox
         self.deliveries = list(deliveries)
+        self.uploaders = list(uploaders)
 
     def add(self, readings: Sequence[Reading]) -> None:
         self.outbox.add(readings)
@@ -423,6 +425,13 @@ class Delivering:
         finally:
             for delivery in self.deliveries:
                 delivery.stop(timeout_s=1.0)
+            for uploader in self.uploaders:
+                close = getattr(uploader, "close", None)
+                if close is not None:
+                    try:
+                        close()
+                    except Exception:  # noqa: BLE001 - the outbox must still be closed
+                        log.warning("closing uploader '%s' failed", getattr(uploader, "name", "?"), exc_info=True)
             self.outbox.stop()
             self.outbox.close()
         return caught_up
@@ -435,8 +444,12 @@ def open_delivering(
     clock: Any = None,
     session: Any = None,
     rng: Any = None,
+    board: str | None = None,
 ) -> Delivering | None:
     """The outbox in `state_dir` and a worker for each enabled uploader; None when there is none.
+
+    Uploaders whose spec `wants_sensors` (MQTT, for Home Assistant discovery)
+    are also given the enabled sensors and `board`, the board profile's name.
 
     Raises OutboxError when the outbox file cannot be used (foreign, damaged,
     read-only): nothing stored is touched.
@@ -454,10 +467,14 @@ def open_delivering(
         commit_interval_s=settings["commit_interval"], sync_interval_s=settings["sync_interval"],
         max_readings=settings["max_readings"], max_age_s=settings["max_age"],
     )
+    built: list[Any] = []
     try:
         deliveries = []
         for uploader_config in uploaders:
-            uploader = build_uploader(uploader_config, state_dir, session=session, clock=clock)
+            extra = ({"sensors": config.enabled_sensors, "board": board or config.device.board}
+                     if uploader_config.spec.wants_sensors else {})
+            uploader = build_uploader(uploader_config, state_dir, session=session, clock=clock, **extra)
+            built.append(uploader)
             deliveries.append(Delivery(
                 outbox, uploader_config.name, uploader, clock=clock, batch_size=uploader_config["batch_size"],
                 send_delay_s=uploader_config["send_delay"], min_backoff_s=uploader_config["min_backoff"],
@@ -466,4 +483,4 @@ def open_delivering(
     except BaseException:
         outbox.close()
         raise
-    return Delivering(outbox, deliveries)
+    return Delivering(outbox, deliveries, built)

@@ -6,6 +6,7 @@ imports `requests`, and so `sensorkit validate` knows every key.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,9 @@ from urllib.parse import urlsplit
 # key kinds
 INT, STR, SECRET, ENV, URL, DURATION, DEVICE_ID, BOOL = (
     "int", "str", "secret", "env", "url", "duration", "device_id", "bool")
+# ... and those the MQTT uploader added: a readable file, a secret read from a file, an MQTT
+# topic (prefix), a host name, one of `Key.choices`, a name safe in topics and client ids.
+FILE, SECRET_FILE, TOPIC, HOST, CHOICE, NAME = "file", "secret_file", "topic", "host", "choice", "name"
 
 
 @dataclass(frozen=True)
@@ -25,13 +29,24 @@ class Key:
     minimum: float | None = None
     maximum: float | None = None
     help: str = ""
-    choices: tuple[str, ...] = ()  # a STR key whose value must be one of these (compared in lower case)
+    choices: tuple[str, ...] = ()  # CHOICE keys, and STR keys whose value must be one of these (lower case)
     check: Callable[[str], str | None] | None = None  # a further rule of a STR key: why a value is refused
 
     @property
     def hides_value(self) -> bool:
         """True when a message must not show the value: a secret, or an ENV key (where tokens get pasted)."""
-        return self.kind in (SECRET, ENV)
+        return self.kind in (SECRET, ENV, SECRET_FILE)
+
+
+@dataclass(frozen=True)
+class FileSecret:
+    """A secret read from a file (`password_file`): shown as the file's path, never as the secret."""
+
+    path: str
+    secret: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return repr(self.path)
 
 
 @dataclass(frozen=True)
@@ -43,6 +58,10 @@ class UploaderSpec:
     one_of: tuple[tuple[str, ...], ...] = ()  # exactly one key of each group must be given
     series_rule: Callable[[str], str | None] = lambda name: None  # why a series name is refused
     secret_word: str = "token"  # what the service calls its secret, in messages ("key" at Byteport)
+    # Rules across keys, on the table as written: (key, problem) for each one broken.
+    table_rule: Callable[[Mapping[str, Any]], list[tuple[str, str]]] = lambda table: []
+    # The uploader is also given the enabled sensors and the board's name (Home Assistant discovery).
+    wants_sensors: bool = False
 
     def key(self, name: str) -> Key | None:
         return next((k for k in self.keys if k.name == name), None)
@@ -135,7 +154,77 @@ BYTEPORT = UploaderSpec(
     secret_word="key",
 )
 
-UPLOADERS: dict[str, UploaderSpec] = {IOBEAM.name: IOBEAM, BYTEPORT.name: BYTEPORT}
+
+# MQTT: names that end up in topics, client ids and Home Assistant's node ids ([a-zA-Z0-9_-]).
+MQTT_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MQTT_RESERVED_SERIES = frozenset({"status"})  # <topic_prefix>/status is the availability topic
+MQTT_PASSWORD_KEYS = ("password", "password_env", "password_file")
+MQTT_TLS_FILE_KEYS = ("ca_file", "client_cert", "client_key")
+
+
+def _mqtt_series_rule(name: str) -> str | None:
+    if name.lower() in MQTT_RESERVED_SERIES:
+        return "is reserved by the MQTT uploader (<topic_prefix>/status is the availability topic)"
+    return None
+
+
+def _mqtt_table_rule(table: Mapping[str, Any]) -> list[tuple[str, str]]:
+    problems = []
+    passwords = [k for k in MQTT_PASSWORD_KEYS if k in table]
+    if len(passwords) > 1:
+        problems.append((passwords[1], f"give at most one of {', '.join(MQTT_PASSWORD_KEYS)} "
+                         f"({' and '.join(passwords)} given)"))
+    if passwords and "username" not in table:
+        problems.append((passwords[0], "a password needs a username: add username = \"...\""))
+    if "client_key" in table and "client_cert" not in table:
+        problems.append(("client_key", "a client key needs its certificate: add client_cert"))
+    if table.get("tls") is not True:
+        for key in MQTT_TLS_FILE_KEYS:
+            if key in table:
+                problems.append((key, "is used only with tls = true: add tls = true (the broker's TLS port "
+                                 "is usually 8883)"))
+                break
+    return problems
+
+
+MQTT = UploaderSpec(
+    name="mqtt",
+    target="sensorkit.uploaders.mqtt_uploader:MqttUploader",
+    keys=(
+        Key("host", HOST, help="the broker's host name or address, such as 192.168.1.10 or mqtt.example.org"),
+        Key("port", INT, None, 1, 65535, "1883, or 8883 with tls = true"),
+        Key("tls", BOOL, False, help="connect with TLS, checking the broker's certificate"),
+        Key("ca_file", FILE, help="the CA certificate(s) to check the broker's with; default: the system's"),
+        Key("client_cert", FILE, help="a client certificate (PEM), for brokers that ask for one"),
+        Key("client_key", FILE, help="the client certificate's private key (PEM)"),
+        Key("username", STR, help="the user name the broker knows this device by"),
+        Key("password", SECRET, help="the password"),
+        Key("password_env", ENV, help="the name of an environment variable that holds the password"),
+        Key("password_file", SECRET_FILE, help="a file that holds the password (its first line)"),
+        Key("device_id", NAME, help="letters, digits, '_' and '-'; default: this machine's host name"),
+        Key("client_id", STR, help="default: sensorkit-<device_id>; unique per device"),
+        Key("topic_prefix", TOPIC, help="default: sensorkit/<device_id>"),
+        Key("qos", INT, 1, 1, 2, "1 or 2: QoS 0 is refused, because a message it loses is lost for good"),
+        Key("payload", CHOICE, "json", help="json: {value, unit, timestamp_ms}; value: the bare value",
+            choices=("json", "value")),
+        Key("protocol", CHOICE, "auto", help="auto: MQTT 5, or 3.1.1 when the broker says it has no 5; or \"5\" "
+            "or \"3.1.1\" (for a broker that chokes on MQTT 5)", choices=("auto", "5", "3.1.1")),
+        Key("keepalive", DURATION, 60.0, 5.0, 65535.0, "how often the broker hears from an idle connection"),
+        Key("timeout", DURATION, 30.0, 1.0, 600.0, "how long the broker may take to answer (connect, acks)"),
+        Key("session_expiry", DURATION, 3600.0, 0.0, 365 * 86400.0,
+            "how long the broker keeps this device's session after a disconnect (MQTT 5)"),
+        Key("homeassistant", BOOL, False, help="announce every series to Home Assistant (MQTT discovery)"),
+        Key("discovery_prefix", TOPIC, "homeassistant", help="Home Assistant's discovery prefix"),
+        *DELIVERY_KEYS,
+    ),
+    required=("host",),
+    series_rule=_mqtt_series_rule,
+    table_rule=_mqtt_table_rule,
+    wants_sensors=True,
+)
+
+
+UPLOADERS: dict[str, UploaderSpec] = {IOBEAM.name: IOBEAM, BYTEPORT.name: BYTEPORT, MQTT.name: MQTT}
 
 
 @dataclass(frozen=True)
@@ -216,6 +305,8 @@ def coerce(key: Key, value: Any) -> Any:
         return seconds
     if not isinstance(value, str) or not value.strip():
         raise ValueError("must be a non-empty string")
+    if key.kind in (FILE, SECRET_FILE, TOPIC, HOST, CHOICE, NAME):
+        return _coerce_more(key, value)
     if key.kind == URL:
         return check_base_url(value)
     if key.choices:
@@ -234,6 +325,55 @@ def coerce(key: Key, value: Any) -> Any:
                          f"IOBEAM_TOKEN); if it is the secret itself, give it as `{key.name.removesuffix('_env')}` or "
                          "export it in a variable and name that here (the value is not shown: it may be a secret)")
     return value.strip() if key.kind == SECRET else value
+
+
+def _coerce_more(key: Key, value: str) -> Any:
+    """The kinds the MQTT uploader brought: files, topics, hosts, choices, names."""
+    if key.kind == CHOICE:
+        if value not in key.choices:
+            raise ValueError(f"must be one of {', '.join(repr(c) for c in key.choices)}")
+        return value
+    if key.kind == NAME:
+        if not MQTT_NAME_RE.match(value):
+            raise ValueError("may hold only letters, digits, '_' and '-' (at most 64)")
+        return value
+    if key.kind == HOST:
+        host = value.strip()
+        if "://" in host or "/" in host or any(c.isspace() for c in host):
+            raise ValueError("must be a host name or address alone, such as mqtt.example.org (no scheme, "
+                             "path or spaces; the port goes in port)")
+        return host
+    if key.kind == TOPIC:
+        return check_topic(value)
+    path = os.path.expanduser(value.strip())
+    if not os.path.isfile(path):
+        raise ValueError(f"'{path}' is not a file" if os.path.exists(path) else f"there is no file '{path}'")
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except PermissionError:
+        raise ValueError(f"'{path}' is not readable by this user — check its permissions") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"'{path}' cannot be read: {exc}") from None
+    if key.kind == FILE:
+        return path
+    secret = text.splitlines()[0].strip() if text.strip() else ""
+    if not secret:
+        raise ValueError(f"'{path}' is empty: write the secret on its first line")
+    return FileSecret(path, secret)
+
+
+def check_topic(topic: str) -> str:
+    """`topic` if it can prefix MQTT topics, or ValueError saying why not."""
+    if any(c in topic for c in "+#\0"):
+        raise ValueError("may not hold the wildcards + and # (or a NUL)")
+    if topic.startswith("$"):
+        raise ValueError("may not start with '$' (brokers keep those topics for themselves)")
+    if topic.startswith("/") or topic.endswith("/") or "//" in topic:
+        raise ValueError("may not start or end with '/' or hold an empty level ('//')")
+    if len(topic.encode()) > 200:
+        raise ValueError("is too long (at most 200 bytes)")
+    return topic
 
 
 def _check_range(key: Key, number: float) -> None:

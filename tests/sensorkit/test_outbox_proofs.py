@@ -316,7 +316,7 @@ WRITES = {"INSERT", "UPDATE", "DELETE"}  # at least one mid-commit kill must lan
 MAX_KILLS = 3 * KILLS_PER_KIND + 20
 
 
-def committed_at_kill(workdir: Path, copy_dir: Path, uploader: str) -> dict[Key, Any]:
+def committed_at_kill(workdir: Path, copy_dir: Path, uploader: str = "iobeam") -> dict[Key, Any]:
     """What the killed run's outbox holds for `uploader`, read from a copy as the next run will find it."""
     shutil.rmtree(copy_dir, ignore_errors=True)
     copy_dir.mkdir()
