@@ -71,7 +71,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         # (unless a state dir was asked for by name; then it is checked all the same).
         state_dir = (prepare_state_dir(args.state_dir or default_state_dir())
                      if system.config.enabled_uploaders or args.state_dir else None)
-        delivering = open_delivering(system.config, state_dir, clock=system.clock) if state_dir else None
+        delivering = (open_delivering(system.config, state_dir, clock=system.clock, board=system.profile.name)
+                      if state_dir else None)
         if output_kind == "console":
             output: Any = ConsoleOutput(sys.stdout, title=_title(system), wall_ms=system.clock.time_ms)
         elif output_kind == "jsonl":
