@@ -23,7 +23,7 @@ NAME_RULE = "1-32 letters, digits, '_' or '-', starting and ending with a letter
 TOP_LEVEL = ("device", "sensor", "uploader", "outbox")
 DEVICE_KEYS = ("board", "i2c_buses", "gpio_pins", "onewire_pin", "altitude_m", "serial_console")
 COMMON_SENSOR_KEYS = ("name", "driver", "interval", "timeout", "enabled", "series", "simulate_fault", "power_pin",
-                      "power_cycle_after")
+                      "power_cycle_after", "device_class")
 # Keys each transport kind takes in [[sensor]]: I2C chips, GPIO devices, DHT sensors (one GPIO
 # each) and 1-wire sensors (found on the board's 1-wire bus, picked by the driver's `serial`).
 TRANSPORT_KEYS = {"i2c": ("bus", "address"), "gpio": ("pin",), "dht": ("pin",), "w1": ()}
@@ -46,6 +46,7 @@ class SensorConfig:
     timeout_s: float | None = None  # the longest one read may take; None: the driver's conversion + a margin
     power_pin: int | str | None = None  # a GPIO that switches the sensor's supply (high = on)
     power_cycle_after: int | None = None  # consecutive failures after which the supply is switched off and on
+    device_class: str | None = None  # what a 0/1 input is to Home Assistant ("door", "motion", ...)
     line: int | None = None
     key_lines: Mapping[str, int] = field(default_factory=dict)
 

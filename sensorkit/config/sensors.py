@@ -160,6 +160,19 @@ class SensorChecks:
         elif power_pin is not None:
             cycle_after = DEFAULT_POWER_CYCLE_AFTER
 
+        device_class = raw.get("device_class")
+        if device_class is not None:
+            from sensorkit.uploaders.homeassistant import BINARY_SENSOR_DEVICE_CLASSES as CLASSES
+
+            if "state" not in spec.quantities:
+                bad("device_class", f"is for on/off inputs (gpio_input): a {spec.name}'s quantities get their "
+                    "Home Assistant class by themselves")
+                device_class = None
+            elif device_class not in CLASSES:
+                bad("device_class", f"{short(device_class)} is not a Home Assistant binary sensor class"
+                    f"{suggest(str(device_class), CLASSES)}; e.g. door, window, motion, moisture, occupancy")
+                device_class = None
+
         enabled = raw.get("enabled", True)
         if not isinstance(enabled, bool):
             bad("enabled", f"must be true or false, got {type_name(enabled)}")
@@ -190,6 +203,7 @@ class SensorChecks:
             timeout_s=timeout_s,
             power_pin=power_pin,
             power_cycle_after=cycle_after,
+            device_class=device_class,
             line=self.lines.get(path),
             key_lines=lines,
             **transport,

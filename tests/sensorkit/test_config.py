@@ -335,3 +335,12 @@ def test_config_serial_console_off_frees_gpio14_and_15() -> None:
     assert 0 in freed.reserved  # the HAT EEPROM pins stay reserved
     [problem] = problems_of('[device]\nserial_console = "off"\n')
     assert "true or false" in problem
+
+
+def test_config_device_class_names_a_home_assistant_binary_class() -> None:
+    door = '[[sensor]]\nname = "door"\ndriver = "gpio_input"\npin = 17\n'
+    assert parse_config(door + 'device_class = "door"\n', "c.toml").sensors[0].device_class == "door"
+    [typo] = problems_of(door + 'device_class = "doors"\n')
+    assert "not a Home Assistant binary sensor class" in typo and "did you mean 'door'" in typo
+    [wrong] = problems_of('[[sensor]]\nname = "air"\ndriver = "sht3x"\ndevice_class = "door"\n')
+    assert "for on/off inputs" in wrong
