@@ -5,6 +5,8 @@ come from the catalog); uploader keys come from each uploader's own settings.
 """
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,7 +14,7 @@ from sensorkit.config.model import DEVICE_KEYS, TOP_LEVEL, Config, DeviceConfig,
 from sensorkit.config.sensors import SensorChecks
 from sensorkit.config.text import suggest, type_name
 from sensorkit.durations import format_duration
-from sensorkit.uploaders.settings import ENV, OUTBOX_KEYS, UPLOADERS, Key, UploaderConfig, coerce
+from sensorkit.uploaders.settings import ENV, OUTBOX_KEYS, SECRET, SECRET_FILE, UPLOADERS, Key, UploaderConfig, coerce
 
 
 class Checker(SensorChecks):
@@ -23,6 +25,7 @@ class Checker(SensorChecks):
         self.lines = lines
         self.environ = environ
         self.problems: list[str] = []
+        self.warnings: list[str] = []  # what works but should be fixed (a readable secret file)
 
     def problem(self, path: tuple[Any, ...], where: str, message: str) -> None:
         line = None
@@ -47,8 +50,9 @@ class Checker(SensorChecks):
         uploaders = self.check_uploaders(data.get("uploader", {}))
         self.check_series_rules(sensors, uploaders)
         outbox = self.check_keys(("outbox",), "[outbox]", OUTBOX_KEYS, data.get("outbox", {}))
-        warnings = tuple(f"{self.source}:{line}: {message}" if line else f"{self.source}: {message}"
-                         for uploader in uploaders if uploader.enabled for line, message in uploader.warnings())
+        warnings = tuple(self.warnings) + tuple(
+            f"{self.source}:{line}: {message}" if line else f"{self.source}: {message}"
+            for uploader in uploaders if uploader.enabled for line, message in uploader.warnings())
         return Config(source=self.source, device=device, sensors=tuple(sensors), uploaders=tuple(uploaders),
                       outbox=outbox, warnings=warnings)
 
@@ -177,6 +181,7 @@ class Checker(SensorChecks):
         def bad(key: str, message: str) -> None:
             self.problem((*path, key), f"[uploader.{name}] key '{key}'", message)
 
+        raw = self._credential_paths(spec, raw)
         values = self.check_keys(path, f"[uploader.{name}]", spec.keys, raw)
         for key in spec.required:
             if key not in raw:
@@ -194,6 +199,13 @@ class Checker(SensorChecks):
                     bad(key_spec.name, f"the environment variable {variable} is not set or empty — export it "
                         "(for the service: Environment= in its unit), or give the token in the file")
                 values[key_spec.name.removesuffix("_env")] = secret
+            elif key_spec.kind == SECRET_FILE and key_spec.name in values:
+                # token_file -> token: the uploader takes the secret as if written in the file; the
+                # FileSecret stays under its own key (shown as its path) for what a file has to say.
+                target = spec.key(key_spec.name.removesuffix("_file"))
+                if target is not None and target.kind == SECRET and target.name not in values:
+                    values[target.name] = values[key_spec.name].secret
+                self._secret_file_warning(name, key_spec.name, values[key_spec.name].path)
         low, high = values.get("min_backoff"), values.get("max_backoff")
         if low is not None and high is not None and low > high:
             bad("min_backoff", f"{format_duration(low)} is longer than max_backoff ({format_duration(high)}): "
@@ -203,6 +215,32 @@ class Checker(SensorChecks):
             return None
         lines = {k[2]: v for k, v in self.lines.items() if len(k) == 3 and k[:2] == path}
         return UploaderConfig(name, values, self.lines.get(path), lines)
+
+    def _credential_paths(self, spec: Any, raw: dict[str, Any]) -> dict[str, Any]:
+        """A secret file given by a bare name is a systemd credential when $CREDENTIALS_DIRECTORY is set.
+
+        (`LoadCredential=iobeam-token:/etc/sensorkit/iobeam-token` in the unit; `token_file = "iobeam-token"`
+        in the config.) Elsewhere a bare name is a path relative to the working directory, as always.
+        """
+        credentials = self.environ.get("CREDENTIALS_DIRECTORY")
+        if not credentials:
+            return raw
+        raw = dict(raw)
+        for key in spec.keys:
+            value = raw.get(key.name)
+            if key.kind == SECRET_FILE and isinstance(value, str) and value and "/" not in value:
+                raw[key.name] = os.path.join(credentials, value)
+        return raw
+
+    def _secret_file_warning(self, uploader: str, key: str, path: str) -> None:
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            return
+        if mode & (stat.S_IRGRP | stat.S_IROTH):
+            who = "its group and other users" if mode & stat.S_IROTH else "its group"
+            self.warnings.append(f"[uploader.{uploader}] {key}: {path} can be read by {who} — run "
+                                 f"`chmod 600 {path}` (it holds a secret)")
 
     def check_series_rules(self, sensors: list[SensorConfig], uploaders: list[UploaderConfig]) -> None:
         """Series names must suit every enabled uploader (iobeam reserves some)."""

@@ -103,12 +103,14 @@ IOBEAM = UploaderSpec(
         Key("project_id", INT, None, 1, None, "your iobeam project's id"),
         Key("token", SECRET, help="a project token with write access"),
         Key("token_env", ENV, help="the name of an environment variable that holds the token"),
+        Key("token_file", SECRET_FILE, help="a file whose first line is the token (a bare name: a systemd "
+            "credential, with LoadCredential=)"),
         Key("device_id", DEVICE_ID, help="registered on first use when not given"),
         Key("base_url", URL, "https://api.iobeam.com/v1/", help="the API of a self-hosted or local server"),
         *DELIVERY_KEYS,
     ),
     required=("project_id",),
-    one_of=(("token", "token_env"),),
+    one_of=(("token", "token_env", "token_file"),),
     series_rule=_iobeam_series_rule,
 )
 
@@ -141,6 +143,8 @@ BYTEPORT = UploaderSpec(
         Key("namespace", STR, help="your Byteport namespace", check=byteport_name_problem),
         Key("key", SECRET, help="the namespace's API write key"),
         Key("key_env", ENV, help="the name of an environment variable that holds the write key"),
+        Key("key_file", SECRET_FILE, help="a file whose first line is the write key (a bare name: a systemd "
+            "credential, with LoadCredential=)"),
         Key("device_uid", STR, help="this device's uid in the namespace", check=byteport_name_problem),
         Key("base_url", URL, "https://api.byteport.se/", help="the root of a Byteport server (paths start at "
             "/api/v1/)"),
@@ -149,7 +153,7 @@ BYTEPORT = UploaderSpec(
         *DELIVERY_KEYS,
     ),
     required=("namespace", "device_uid"),
-    one_of=(("key", "key_env"),),
+    one_of=(("key", "key_env", "key_file"),),
     series_rule=_byteport_series_rule,
     secret_word="key",
 )
