@@ -234,6 +234,26 @@ def test_mqtt_a_different_batch_after_a_failure_starts_a_new_session(broker, cab
     assert got.items() >= as_keys(other).items()
 
 
+def test_mqtt_a_topic_the_acl_denies_keeps_its_readings_waiting(broker, subscribe, tmp_path):
+    """Not authorised to publish is the broker's set-up, not the data: transient, and said so."""
+    if broker.kind != "mosquitto":
+        pytest.skip(f"the test sets an ACL in mosquitto's format, not {broker.kind}'s")
+    broker.limit(f"user sensorkit\ntopic write {PREFIX}/status\ntopic write {PREFIX}/air_temperature\n"
+                 f"topic write {PREFIX}/air_humidity\ntopic write {PREFIX}/+/state\nuser tester\ntopic read #\n"
+                 "topic write sensorkit-test/#\n")
+    subscriber = subscribe(broker, f"{PREFIX}/#")
+    uploader = uploader_for(broker, tmp_path)
+    batch = readings(5)
+    with pytest.raises(TransientUploadError) as info:
+        uploader.send(batch)
+    assert "the broker refused 5 message(s) (door taken at" in str(info.value)
+    assert f"Not authorized — check that the broker lets user sensorkit publish to {PREFIX}/#" in str(info.value)
+    with pytest.raises(TransientUploadError):
+        uploader.send(batch)  # the retry sends the refused ones again, and only those
+    subscriber.sync()
+    assert len(subscriber.received(PREFIX + "/air_temperature", firsts=True)) == 5, "taken once, not again"
+
+
 # ------------------------------------------------------------------------------------------- protocol
 
 def test_mqtt_a_broker_without_mqtt_5_gets_3_1_1(broker, subscribe, tmp_path, caplog):
