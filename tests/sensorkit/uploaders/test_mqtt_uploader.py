@@ -17,7 +17,6 @@ from sensorkit.readings import Reading
 from sensorkit.uploaders import build_uploader
 from tests.sensorkit.mosquitto import (  # noqa: F401 - fixtures
     Broker,
-    Cable,
     broker_fixture,
     cable_fixture,
     make_broker_fixture,
@@ -26,6 +25,7 @@ from tests.sensorkit.mosquitto import (  # noqa: F401 - fixtures
     subscribe_fixture,
     wait_until,
 )
+from tests.sensorkit.mqtt_cable import Cable
 
 PREFIX = "sensorkit/pi"
 SENSORS = """\
