@@ -1,12 +1,11 @@
 """A real MQTT broker for the tests (Debian's `mosquitto`), and an independent subscriber.
 
-`Broker` writes its own mosquitto.conf: a plain listener and a TLS listener
-on free 127.0.0.1 ports, persistence in a temp dir (sessions and retained
-messages survive a restart, as on a real installation), a password file made
-with `mosquitto_passwd`, no anonymous access, and a CA and server certificate
-the tests generate with the `openssl` command line (plus a second CA that
-signed nothing, for the wrong-CA proof). It can be stopped, restarted on the
-same ports, and frozen (SIGSTOP: it holds connections but answers nothing).
+`Broker` writes its own mosquitto.conf: a plain and a TLS listener on free
+127.0.0.1 ports, persistence in a temp dir (sessions and retained messages
+survive a restart), a password file made with `mosquitto_passwd`, no
+anonymous access, and a CA and server certificate made with `openssl` (and a
+second CA that signed nothing, for the wrong-CA proof). It can be stopped,
+started again on the same ports, and frozen (SIGSTOP: it answers nothing).
 
 `Subscriber` is a paho client of the tests' own, user `tester`, with a
 persistent session, so it misses nothing while the broker restarts; `sync()`
@@ -167,8 +166,9 @@ persistence true
 persistence_location {directory / 'data'}/
 # saved when the broker stops; that is when the tests restart it
 autosave_interval 0
-# a subscriber away during a restart gets everything queued for it
-max_queued_messages 0
+# a subscriber away during a restart gets everything queued for it (not 0, "no limit": with it,
+# mosquitto 2.0.11 drops a client's connection when the ACL denies one of its messages)
+max_queued_messages 10000000
 user {pwd.getpwuid(os.getuid()).pw_name}
 log_dest file {self.log_file}
 log_type error
@@ -220,6 +220,14 @@ keyfile {certs.server_key}
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def limit(self, acl: str) -> None:
+        """Restart with an ACL file (mosquitto's format): what each user may read and write."""
+        acl_file = self.directory / "acl"
+        acl_file.write_text(acl)
+        self.config_file.write_text(self.config_file.read_text().replace(
+            "per_listener_settings false\n", f"per_listener_settings false\nacl_file {acl_file}\n"))
+        self.restart()
 
     def freeze(self) -> None:
         """SIGSTOP: connections stay open but nothing is answered (a hung broker, a dead link)."""
@@ -323,130 +331,6 @@ def _toml(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-# ------------------------------------------------------------------------------------------------- cable
-
-class Cable:
-    """A TCP relay in front of the broker that a test can unplug, like a Wi-Fi link that goes away.
-
-    `drop()`: from now on nothing gets through either way (what the client
-    sends is lost, as on a dead link); `cut()`: every connection through it
-    is closed, and new ones get through again.
-    """
-
-    def __init__(self, broker: Broker, *, refuse_mqtt5: bool = False) -> None:
-        self.broker = broker
-        self.refuse_mqtt5 = refuse_mqtt5  # answer an MQTT 5 CONNECT as a 3.1.1-only broker does
-        self.port = 0
-        self._dropping = threading.Event()
-        self._lock = threading.Lock()
-        self._sockets: list[socket.socket] = []
-        self.plug()
-
-    def plug(self) -> None:
-        """Listen (again, on the same port)."""
-        self.server = socket.create_server(("127.0.0.1", self.port))
-        self.port = self.server.getsockname()[1]
-        threading.Thread(target=self._accept, args=(self.server,), name="cable", daemon=True).start()
-
-    def unplug(self) -> None:
-        """Cut every connection and stop listening: connecting is refused, as with no broker at all."""
-        self.server.close()
-        self.cut()
-
-    def _accept(self, server: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = server.accept()
-            except OSError:
-                return
-            try:
-                first = _read_packet(client)
-                if self.refuse_mqtt5 and _protocol_level(first) == 5:
-                    # MQTT 3.1.1, 3.1: "unacceptable protocol version" (0x01), then disconnect
-                    client.sendall(b"\x20\x02\x00\x01")
-                    client.close()
-                    continue
-                upstream = socket.create_connection((self.broker.host, self.broker.port), timeout=WAIT_S)
-                upstream.sendall(first)
-            except OSError:
-                client.close()
-                continue
-            with self._lock:
-                self._sockets += [client, upstream]
-            for source, target in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
-
-    def _pump(self, source: socket.socket, target: socket.socket) -> None:
-        try:
-            while True:
-                data = source.recv(65536)
-                if not data:
-                    break
-                if not self._dropping.is_set():
-                    target.sendall(data)
-        except OSError:
-            pass
-        for end in (source, target):
-            try:
-                end.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def drop(self) -> None:
-        self._dropping.set()
-
-    def cut(self) -> None:
-        with self._lock:
-            ends, self._sockets = self._sockets, []
-        for end in ends:
-            try:
-                end.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            end.close()
-        self._dropping.clear()
-
-    def close(self) -> None:
-        self.server.close()
-        self.cut()
-
-
-def _read_exactly(sock: socket.socket, count: int) -> bytes:
-    data = b""
-    while len(data) < count:
-        chunk = sock.recv(count - len(data))
-        if not chunk:
-            raise ConnectionError("closed")
-        data += chunk
-    return data
-
-
-def _read_packet(sock: socket.socket) -> bytes:
-    """One whole MQTT control packet: fixed header, variable-length remaining length, the rest."""
-    header = _read_exactly(sock, 1)
-    length, shift = 0, 0
-    while True:
-        byte = _read_exactly(sock, 1)
-        header += byte
-        length |= (byte[0] & 0x7F) << shift
-        shift += 7
-        if not byte[0] & 0x80:
-            break
-    return header + _read_exactly(sock, length)
-
-
-def _protocol_level(connect: bytes) -> int | None:
-    """The protocol level of a CONNECT packet (4: 3.1.1, 5: MQTT 5), None for another packet."""
-    if connect[0] >> 4 != 1:
-        return None
-    start = 1
-    while connect[start] & 0x80:
-        start += 1
-    start += 1  # past the remaining length
-    name_length = int.from_bytes(connect[start:start + 2], "big")
-    return connect[start + 2 + name_length]
 
 
 # -------------------------------------------------------------------------------------------- subscriber
@@ -591,8 +475,10 @@ def broker_fixture(make_broker: Any) -> Broker:
 
 
 @pytest.fixture(name="cable")
-def cable_fixture(broker: Broker) -> Iterator[Cable]:
+def cable_fixture(broker: Broker) -> Iterator[Any]:
     """A relay in front of `broker` that the test can unplug."""
+    from tests.sensorkit.mqtt_cable import Cable
+
     cable = Cable(broker)
     yield cable
     cable.close()

@@ -17,7 +17,6 @@ from sensorkit.readings import Reading
 from sensorkit.uploaders import build_uploader
 from tests.sensorkit.mosquitto import (  # noqa: F401 - fixtures
     Broker,
-    Cable,
     broker_fixture,
     cable_fixture,
     make_broker_fixture,
@@ -26,6 +25,7 @@ from tests.sensorkit.mosquitto import (  # noqa: F401 - fixtures
     subscribe_fixture,
     wait_until,
 )
+from tests.sensorkit.mqtt_cable import Cable
 
 PREFIX = "sensorkit/pi"
 SENSORS = """\
@@ -232,6 +232,26 @@ def test_mqtt_a_different_batch_after_a_failure_starts_a_new_session(broker, cab
     got = subscriber.readings(PREFIX)
     assert not set(got) & set(as_keys(abandoned)), "paho's memory of the abandoned batch went out"
     assert got.items() >= as_keys(other).items()
+
+
+def test_mqtt_a_topic_the_acl_denies_keeps_its_readings_waiting(broker, subscribe, tmp_path):
+    """Not authorised to publish is the broker's set-up, not the data: transient, and said so."""
+    if broker.kind != "mosquitto":
+        pytest.skip(f"the test sets an ACL in mosquitto's format, not {broker.kind}'s")
+    broker.limit(f"user sensorkit\ntopic write {PREFIX}/status\ntopic write {PREFIX}/air_temperature\n"
+                 f"topic write {PREFIX}/air_humidity\ntopic write {PREFIX}/+/state\nuser tester\ntopic read #\n"
+                 "topic write sensorkit-test/#\n")
+    subscriber = subscribe(broker, f"{PREFIX}/#")
+    uploader = uploader_for(broker, tmp_path)
+    batch = readings(5)
+    with pytest.raises(TransientUploadError) as info:
+        uploader.send(batch)
+    assert "the broker refused 5 message(s) (door taken at" in str(info.value)
+    assert f"Not authorized — check that the broker lets user sensorkit publish to {PREFIX}/#" in str(info.value)
+    with pytest.raises(TransientUploadError):
+        uploader.send(batch)  # the retry sends the refused ones again, and only those
+    subscriber.sync()
+    assert len(subscriber.received(PREFIX + "/air_temperature", firsts=True)) == 5, "taken once, not again"
 
 
 # ------------------------------------------------------------------------------------------- protocol
