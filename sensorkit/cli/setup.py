@@ -144,7 +144,8 @@ def _print_uploaders(config: Any, verbose: int = 0) -> None:
         if not uploader.enabled:
             print(f"  {uploader.name:<16} disabled (enabled = false)")
             continue
-        where = f"to {uploader['base_url']}, " if uploader.get("base_url") else ""
+        target = uploader.get("base_url") or uploader.get("host")
+        where = f"to {target}, " if target else ""
         print(f"  {uploader.name:<16} {where}batches of up to {uploader['batch_size']:,}, "
               f"a part batch waits at most {format_duration(uploader['send_delay'])}")
         if verbose:

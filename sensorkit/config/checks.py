@@ -191,19 +191,23 @@ class Checker(SensorChecks):
             if len(given) != 1:
                 what = "both" if given else "neither"
                 bad(group[0], f"give exactly one of {' or '.join(group)} ({what} given)")
+        for key, message in spec.table_rule(raw):  # rules across keys (MQTT: one password, TLS files)
+            bad(key, message)
         for key_spec in spec.keys:  # a secret named by an environment variable is read now
             if key_spec.kind == ENV and key_spec.name in values:
                 variable = values.pop(key_spec.name)
                 secret = self.environ.get(variable, "").strip()
                 if not secret:
                     bad(key_spec.name, f"the environment variable {variable} is not set or empty — export it "
-                        "(for the service: Environment= in its unit), or give the token in the file")
+                        "(for the service: a line in /etc/sensorkit/env), or give it in the file")
                 values[key_spec.name.removesuffix("_env")] = secret
             elif key_spec.kind == SECRET_FILE and key_spec.name in values:
                 # token_file -> token: the uploader takes the secret as if written in the file; the
                 # FileSecret stays under its own key (shown as its path) for what a file has to say.
+                # (Only for the service's own secret, `token`/`key`: MQTT reads its password_file itself.)
                 target = spec.key(key_spec.name.removesuffix("_file"))
-                if target is not None and target.kind == SECRET and target.name not in values:
+                if (target is not None and target.kind == SECRET and target.name == spec.secret_word
+                        and target.name not in values):
                     values[target.name] = values[key_spec.name].secret
                 self._secret_file_warning(name, key_spec.name, values[key_spec.name].path)
         low, high = values.get("min_backoff"), values.get("max_backoff")

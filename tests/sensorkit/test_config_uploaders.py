@@ -77,7 +77,7 @@ def test_every_problem_in_an_uploader_table_is_reported_with_its_line():
     """, {"ALSO": "x"})
     text = "\n".join(problems)
     assert "conf.toml:3: [uploader.iobeam] key 'project_id': must be an integer" in text
-    assert "give exactly one of token or token_env (both given)" in text
+    assert "give exactly one of token or token_env or token_file (both given)" in text
     assert "conf.toml:6: [uploader.iobeam] key 'base_url'" in text
     assert "conf.toml:7: [uploader.iobeam] key 'device_id'" in text
     assert "did you mean 'batch_size'" in text
@@ -89,7 +89,7 @@ def test_a_token_is_required():
         [uploader.iobeam]
         project_id = 1
     """)
-    assert "give exactly one of token or token_env (neither given)" in problem
+    assert "give exactly one of token or token_env or token_file (neither given)" in problem
 
 
 def test_unknown_uploaders_get_a_suggestion():

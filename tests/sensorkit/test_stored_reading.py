@@ -33,7 +33,7 @@ def test_stored_reading_is_frozen_like_any_reading():
 def test_decode_gives_back_the_readings_encoded():
     readings = [Reading(f"s{i % 3}", "x", "q", [1.5, 2, True][i % 3], "u", 1_700_000_000_000 + i) for i in range(600)]
     keys: dict = {}
-    rows = encode(readings, lambda key: keys.setdefault(key, len(keys) + 1), 1)
+    rows, _contents = encode(readings, lambda key: keys.setdefault(key, len(keys) + 1), 1)
     series = {sid: key for key, sid in keys.items()}
     decoded = [r for row in rows for r in decode(row, series, 1, 601)]
     assert decoded == list(enumerate(readings, 1))

@@ -45,7 +45,13 @@ from tests.sensorkit.test_outbox_proofs import (
 )
 
 PREFIX = "sensorkit/pi"
-UNUSED = "unused"  # `Run` hands this to iobeam's variable; MQTT's password comes from a file
+class _NoCloud:
+    """What `Run` asks of a cloud: a variable to set. MQTT's password comes from a file, so it sets an unused one."""
+
+    secret_env, secret = "SENSORKIT_UNUSED_SECRET", "unused"
+
+
+UNUSED = _NoCloud()
 
 
 def mqtt_config(workdir: Path, broker: Broker, sensors: str, *, uploader: str = "", outbox: str = "",
