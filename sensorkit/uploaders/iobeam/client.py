@@ -90,6 +90,8 @@ class Iobeam:
         self._unsent: list[Import] = []
         self._device_id: str | None = None
         self._refusal_seen_for: str | None = None
+        self._expiry_of: str | None = None  # the token whose exp `_expiry_s` is
+        self._expiry_s: float | None = None
         wanted = device_id if device_id is not None else deviceId
         if wanted is not None:
             self._set_device_id(check_device_id(wanted))
@@ -268,11 +270,13 @@ class Iobeam:
         return self._clock.time_ms() / 1000 if self._clock is not None else time.time()
 
     def token_needs_refresh(self) -> bool:
-        try:
-            exp = tokens.expiry_s(self._token)
-        except tokens.TokenError:
-            return False  # not a JWT we can read: use it as it is until the server says no
-        return exp is not None and self._now_s() >= exp - REFRESH_MARGIN_S
+        if self._expiry_of != self._token:  # read once per token, not on every request
+            try:
+                self._expiry_s = tokens.expiry_s(self._token)
+            except tokens.TokenError:
+                self._expiry_s = None  # not a JWT we can read: use it as it is until the server says no
+            self._expiry_of = self._token
+        return self._expiry_s is not None and self._now_s() >= self._expiry_s - REFRESH_MARGIN_S
 
     def refresh_token(self) -> str:
         """Trade the token for a new one (POST /tokens/project) and use that from now on."""
