@@ -54,9 +54,9 @@ Rows:
                                send() (both in their own process, 200,000 points in 20
                                one-column DataStores, send() timed alone) and the drain
                                above on the same points, each on a fresh local server,
-                               alternated, medians of 3; skipped with a note unless
-                               --iobeam-original DIR (see there) makes the original run
-  byteport stores/s            stores the Byteport uploader makes to the local Byteport server
+                               alternated, medians of 3 (and, where orjson is installed,
+                               the drain once more with it hidden); skipped with a note
+                               unless --iobeam-original DIR (see there) makes the original run
                                (memory storage) on 127.0.0.1, by POST and by GET: 10 SHT3x-like
                                sensors read at distinct moments, one store per sampling instant;
                                requests per sampling instant (the floor is 1)
@@ -693,26 +693,38 @@ def bench_iobeam_side_by_side(total: int, repeats: int, original_path: str | Non
                            "`pip install --no-deps --target DIR iobeam==0.11.0 pyjwt` and pass "
                            f"--iobeam-original DIR (or set ${ORIGINAL_IOBEAM_ENV})"}
     runs: dict[str, list[dict[str, Any]]] = {"original": [], "sensorkit": [], "drain": []}
+    hide_orjson = tempfile.mkdtemp(prefix=BENCH_DIR_PREFIX, dir=_bench_parent())
+    if _json_encoder() == "orjson":  # the drain once more as where orjson is not installed
+        runs["drain_stdlib_json"] = []
+        Path(hide_orjson, "orjson.py").write_text('raise ImportError("hidden by the benchmark")\n')
+    stdlib_env = {**(env or os.environ), "PYTHONPATH": hide_orjson}
 
     def run(which: str, readings: int) -> dict[str, Any]:
         if which == "drain":
             return bench_iobeam_drain(readings, env=env)
+        if which == "drain_stdlib_json":
+            return bench_iobeam_drain(readings, env=stdlib_env)
         return bench_iobeam_client(which, readings, original_path, env=env)
 
     for which in runs:  # warm-up, not counted: bytecode compiled and cached, files in the page cache
         run(which, 20_000)
-    for repeat in range(repeats):
-        order = list(runs)
-        for which in (order if repeat % 2 == 0 else order[::-1]):
-            runs[which].append(run(which, total))
+    try:
+        for repeat in range(repeats):
+            order = list(runs)
+            for which in (order if repeat % 2 == 0 else order[::-1]):
+                runs[which].append(run(which, total))
+    finally:
+        shutil.rmtree(hide_orjson, ignore_errors=True)
     out: dict[str, Any] = {"readings": total, "repeats": repeats, "json": _json_encoder()}
     for which, results in runs.items():
-        keys = ("per_s", "cpu_s", "requests_per_1000") + (("per_s_sending", "start_s") if which == "drain" else ())
+        keys = ("per_s", "cpu_s", "requests_per_1000") + (("per_s_sending", "start_s") if "drain" in which else ())
         out[which] = {key: statistics.median(r[key] for r in results) for key in keys}
         out[which]["all_per_s"] = [r["per_s"] for r in results]
     for which in ("sensorkit", "drain"):
         out[f"{which}_ratio"] = out[which]["per_s"] / out["original"]["per_s"]
     out["drain_sending_ratio"] = out["drain"]["per_s_sending"] / out["original"]["per_s"]
+    if "drain_stdlib_json" in out:
+        out["drain_stdlib_json_ratio"] = out["drain_stdlib_json"]["per_s"] / out["original"]["per_s"]
     return out
 
 
@@ -1171,6 +1183,12 @@ def _side_by_side_rows(results: dict[str, Any]) -> list[tuple[str, float, str, s
               v["drain_ratio"] >= 1.0),
              ("  sensorkit run drain / original, from its first request", v["drain_sending_ratio"], "x", ">= 1.0",
               v["drain_sending_ratio"] >= 1.0)]
+    if "drain_stdlib_json" in v:
+        plain = v["drain_stdlib_json"]
+        rows += [("the same drain with orjson hidden (standard-library JSON), from its start", plain["per_s"], "/s",
+                  None, None),
+                 ("  its CPU per 1000 readings", plain["cpu_s"] * 1000 / v["readings"] * 1000, "ms", None, None),
+                 ("  / original", v["drain_stdlib_json_ratio"], "x", None, None)]
     if "mqtt" in results:
         m = results["mqtt"]
         i = results.get("iobeam", {}).get("drain")
