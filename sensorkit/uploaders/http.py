@@ -85,7 +85,8 @@ def encode_json(body: Any) -> bytes:
 
 
 def _stdlib_json(body: Any) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    # ASCII with \u escapes, as requests sent it: any str encodes, even one orjson refused (a lone surrogate).
+    return json.dumps(body, separators=(",", ":"), allow_nan=False).encode("ascii")
 
 
 def close_sessions() -> None:

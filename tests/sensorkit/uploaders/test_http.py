@@ -139,8 +139,9 @@ def test_encode_json_of_typical_bodies_is_byte_for_byte_the_standard_library_s()
         assert http.encode_json(body) == http._stdlib_json(body)
 
 
-def test_encode_json_takes_ints_beyond_64_bits_and_refuses_nan():
+def test_encode_json_takes_ints_beyond_64_bits_and_any_str_and_refuses_nan():
     assert json.loads(http.encode_json({"big": 2**70})) == {"big": 2**70}
+    assert json.loads(http.encode_json({"odd": "\ud800"})) == {"odd": "\ud800"}  # orjson refuses a lone surrogate
     with pytest.raises(ValueError):
         http._stdlib_json({"v": math.nan})
 
@@ -151,7 +152,7 @@ def test_encode_json_falls_back_to_the_standard_library_without_orjson():
               "assert http._orjson is None\n"
               "print(http.encode_json({'time': 5000, 'value': 21.5, 'name': 'température'}).decode())")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == '{"time":5000,"value":21.5,"name":"température"}'
+    assert out.strip() == r'{"time":5000,"value":21.5,"name":"temp\u00e9rature"}'
 
 
 def test_orjson_is_used_where_it_is_installed():
