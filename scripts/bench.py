@@ -57,6 +57,7 @@ Rows:
                                alternated, medians of 3 (and, where orjson is installed,
                                the drain once more with it hidden); skipped with a note
                                unless --iobeam-original DIR (see there) makes the original run
+  byteport stores/s            stores the Byteport uploader makes to the local Byteport server
                                (memory storage) on 127.0.0.1, by POST and by GET: 10 SHT3x-like
                                sensors read at distinct moments, one store per sampling instant;
                                requests per sampling instant (the floor is 1)
