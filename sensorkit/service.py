@@ -17,6 +17,7 @@ from typing import Any
 
 from sensorkit.errors import SensorkitError
 from sensorkit.service_unit import (
+    CREDENTIALS_DIR,
     DEFAULT_GROUPS,
     DEFAULT_W1_MASTERS,
     INSTALLED_CONFIG,
@@ -191,6 +192,41 @@ def copy_config(source: Path, root: Path, user: Any, *, force: bool = False) -> 
                       f"replace it, or install with -c {INSTALLED_CONFIG} to keep it")
     _write(target, text, 0o600, owner=(user.pw_uid, user.pw_gid))
     return target
+
+
+def credentials_path(root: Path) -> Path:
+    return root / CREDENTIALS_DIR.lstrip("/")
+
+
+def write_credential(root: Path, name: str, secret: bytes) -> Path:
+    """Keep `secret` as the systemd credential `name`: root's file (0600) in a root-only directory (0700).
+
+    systemd reads it as root when the service starts and gives the service its own copy
+    (`$CREDENTIALS_DIRECTORY`), so neither the service user nor anyone else can read the original.
+    """
+    directory = credentials_path(root)
+    directory.mkdir(parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    target = directory / name
+    temporary = target.with_name(f".{name}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, secret)
+    finally:
+        os.close(fd)
+    os.replace(temporary, target)
+    return target
+
+
+def credential_names(config: Any, directory: str) -> tuple[str, ...]:
+    """The credentials the config's secret files name bare: their files were looked for in `directory`."""
+    from sensorkit.uploaders.settings import FileSecret
+
+    names = {os.path.basename(value.path) for uploader in config.enabled_uploaders
+             for value in uploader.values.values()
+             if isinstance(value, FileSecret) and os.path.dirname(value.path) == directory}
+    return tuple(sorted(names))
 
 
 def install(settings: UnitSettings, *, root: Path, systemctl: Systemctl, force: bool = False) -> Installed:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 UNIT_NAME = "sensorkit.service"
 STATE_DIR = "/var/lib/sensorkit"
 CONFIG_DIR = "/etc/sensorkit"
+# The secrets the unit hands the service as systemd credentials: root's only (0700, files 0600).
+CREDENTIALS_DIR = f"{CONFIG_DIR}/credentials"
 INSTALLED_CONFIG = f"{CONFIG_DIR}/sensorkit.toml"
 DEFAULT_GROUPS = ("i2c", "gpio")
 DEFAULT_W1_MASTERS = ("w1_bus_master1",)
@@ -53,7 +55,8 @@ TEMPLATE = """\
 #   sudo <venv>/bin/sensorkit service uninstall   # stop and remove it; the outbox stays
 #
 # The token goes in /etc/sensorkit/env (chmod 600), one line: IOBEAM_TOKEN=<project token>,
-# with token_env = "IOBEAM_TOKEN" in [uploader.iobeam].
+# with token_env = "IOBEAM_TOKEN" in [uploader.iobeam]; or, kept from the service user too, in
+# a systemd credential (`service install --credential`, LoadCredential= below).
 
 [Unit]
 Description=sensorkit: sample sensors and deliver the readings
@@ -81,8 +84,7 @@ SupplementaryGroups={groups}
 StateDirectory=sensorkit
 WorkingDirectory=/var/lib/sensorkit
 EnvironmentFile=-/etc/sensorkit/env
-# A token from systemd's credentials (systemd 247+) instead of the env file:
-#LoadCredential=iobeam-token:/etc/sensorkit/iobeam-token
+{credentials}
 ExecStart={exec_start}
 # The journal's name for it, also when ExecStart= is `python -m sensorkit`.
 SyslogIdentifier=sensorkit
@@ -139,6 +141,8 @@ WantedBy=multi-user.target
 _USER_RE = re.compile(r"^[a-z_][a-z0-9_-]*\$?$")  # what useradd accepts by default (Debian's NAME_REGEX)
 _GROUP_RE = _USER_RE
 _MASTER_RE = re.compile(r"^w1_bus_master[0-9]+$")
+# A credential's name is a file name in $CREDENTIALS_DIRECTORY; ':' would end it in LoadCredential=.
+CREDENTIAL_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,8 @@ class UnitSettings:
     groups: tuple[str, ...] = DEFAULT_GROUPS
     w1_masters: tuple[str, ...] = DEFAULT_W1_MASTERS
     origin: str = INSTALLED
+    # Names of systemd credentials (files in CREDENTIALS_DIR) the config's *_file keys name bare.
+    credentials: tuple[str, ...] = ()
 
     def exec_args(self) -> list[str]:
         return [*self.command, "run", "--config", self.config, "--state-dir", STATE_DIR, "--output", "none"]
@@ -176,6 +182,9 @@ def check_settings(settings: UnitSettings) -> None:
     for group in settings.groups:
         if not _GROUP_RE.match(group):
             raise ValueError(f"{group!r} is not a group name systemd accepts")
+    for name in settings.credentials:
+        if not CREDENTIAL_NAME.match(name):
+            raise ValueError(f"{name!r} cannot be a credential name: letters, digits, '.', '_' and '-' only")
     for master in settings.w1_masters:
         if not _MASTER_RE.match(master):
             raise ValueError(f"{master!r} is not a 1-wire bus master (w1_bus_masterN)")
@@ -193,7 +202,20 @@ def render_unit(settings: UnitSettings) -> str:
         exec_start=" ".join(quote_exec_arg(a) for a in settings.exec_args()),
         # "-": a bus master that is not there (no 1-wire overlay) is no error.
         w1_paths=" ".join(f"-/sys/devices/{m}" for m in masters),
+        credentials=credential_lines(settings.credentials),
     )
+
+
+def credential_lines(names: Sequence[str]) -> str:
+    """LoadCredential= for each name; without any, the comment that says how to add one."""
+    if not names:
+        return ("# A token from a systemd credential instead (root's file, the service reads its copy in\n"
+                "# $CREDENTIALS_DIRECTORY): token_file = \"iobeam-token\" in the config, then\n"
+                "# sudo sensorkit service install --credential iobeam-token=FILE ... writes the line:\n"
+                f"#LoadCredential=iobeam-token:{CREDENTIALS_DIR}/iobeam-token")
+    lines = ["# The secrets the config names by a bare *_file name: systemd reads these root-only files and",
+             "# gives the service a private copy in $CREDENTIALS_DIRECTORY, where sensorkit looks for them."]
+    return "\n".join(lines + [f"LoadCredential={name}:{CREDENTIALS_DIR}/{name}" for name in names])
 
 
 def example_settings() -> UnitSettings:

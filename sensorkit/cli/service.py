@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sensorkit.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, PROG, BadInput, add_config, path, print_warnings
+from sensorkit.service_unit import CREDENTIALS_DIR
 
 ENV_FILE = "etc/sensorkit/env"  # under the root: the service's EnvironmentFile=
 
@@ -30,6 +31,10 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     install.add_argument("--copy-config", action="store_true",
                          help="copy the config to /etc/sensorkit/sensorkit.toml (mode 600, owned by USER) "
                          "and run that copy")
+    install.add_argument("--credential", action="append", default=[], metavar="NAME=FILE",
+                         help="keep FILE's secret (- reads it from standard input) as the systemd credential "
+                         f"NAME in {CREDENTIALS_DIR} (root's only) for a token_file/key_file = \"NAME\" in the "
+                         "config; the unit loads every credential the config names (repeatable)")
     install.add_argument("--print", action="store_true", help="print the unit and install nothing")
     install.add_argument("--force", action="store_true",
                          help="replace a unit, or an /etc/sensorkit/sensorkit.toml, that sensorkit did not write")
@@ -107,25 +112,72 @@ def _environment(root: Path) -> dict[str, str]:
     return environ
 
 
-def _load(args: argparse.Namespace, root: Path) -> tuple[Path, Any]:
+def _new_credentials(args: argparse.Namespace) -> dict[str, bytes]:
+    """--credential NAME=FILE (or NAME=-, standard input): name -> the secret, read now."""
+    from sensorkit.service_unit import CREDENTIAL_NAME
+
+    secrets: dict[str, bytes] = {}
+    for given in args.credential:
+        name, equals, source = given.partition("=")
+        if not equals or not source or not CREDENTIAL_NAME.match(name):
+            raise BadInput(f"--credential {given.split('=')[0]}=...: expected NAME=FILE (or NAME=- for standard "
+                           "input), NAME of letters, digits, '.', '_' and '-', as token_file names it")
+        try:
+            secret = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+        except OSError as exc:
+            raise BadInput(f"--credential {name}: cannot read {source}: {exc.strerror}") from None
+        if not secret.strip():
+            raise BadInput(f"--credential {name}: {'standard input' if source == '-' else source} is empty")
+        secrets[name] = secret
+    return secrets
+
+
+def _load(args: argparse.Namespace, root: Path, new_credentials: dict[str, bytes] | None = None
+          ) -> tuple[Path, Any, tuple[str, ...]]:
+    """The config as the service will load it, and the credentials it names.
+
+    A bare `token_file` name is looked for among the credentials: those already kept under the root and
+    those given with --credential, in a private temporary directory (nothing is installed yet).
+    """
+    import shutil
+    import tempfile
+
     from sensorkit.config import find_config, load_config, no_config_message
     from sensorkit.errors import ConfigError
+    from sensorkit.service import credential_names, credentials_path
 
     found = Path(args.config) if args.config else find_config()
     if found is None:
         raise BadInput(no_config_message())
     config_path = found.absolute()
+    staged = tempfile.mkdtemp(prefix="sensorkit-credentials-")  # mode 0700
     try:
-        config = load_config(config_path, environ=_environment(root))
-    except ConfigError as exc:
-        hint = "" if (root / ENV_FILE).exists() else (
-            f" (the service's environment comes from /{ENV_FILE}: NAME=value lines, chmod 600)")
-        raise BadInput(f"{exc}{hint}") from None
+        kept = credentials_path(root)
+        for existing in (kept.iterdir() if kept.is_dir() else ()):
+            if existing.is_file() and not existing.name.startswith("."):
+                shutil.copyfile(existing, os.path.join(staged, existing.name))
+        for name, secret in (new_credentials or {}).items():
+            with open(os.path.join(staged, name), "wb") as file:
+                file.write(secret)
+        environ = {**_environment(root), "CREDENTIALS_DIRECTORY": staged}
+        try:
+            config = load_config(config_path, environ=environ)
+        except ConfigError as exc:
+            message = str(exc).replace(staged, CREDENTIALS_DIR)
+            if CREDENTIALS_DIR in message:
+                message += (" (a bare token_file/key_file name is a systemd credential: give its secret with "
+                            "--credential NAME=FILE)")
+            elif not (root / ENV_FILE).exists():
+                message += f" (the service's environment comes from /{ENV_FILE}: NAME=value lines, chmod 600)"
+            raise BadInput(message) from None
+        names = credential_names(config, staged)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
     config.require_inputs()
     if not config.enabled_uploaders:
         raise BadInput(f"{config_path} has no enabled [uploader.*] table: the service runs with --output none "
                        "and would throw every reading away — add an uploader (README: 'Sending readings')")
-    return config_path, config
+    return config_path, config, names
 
 
 def cmd_install(args: argparse.Namespace) -> int:
@@ -133,15 +185,20 @@ def cmd_install(args: argparse.Namespace) -> int:
     from sensorkit.service_unit import INSTALLED_CONFIG, UnitSettings, render_unit
 
     root = Path(args.root)
-    config_path, config = _load(args, root)
+    new_credentials = _new_credentials(args)
+    config_path, config, credentials = _load(args, root, new_credentials)
     print_warnings(config)
+    unused = sorted(set(new_credentials) - set(credentials))
+    if unused:
+        raise BadInput(f"--credential {unused[0]}: the config names no token_file/key_file \"{unused[0]}\", so the "
+                       f"service would never read it — set token_file = \"{unused[0]}\" in {config_path}")
     user = _user(args.user)
     groups, missing = svc.existing_groups()
     for group in missing:
         print(f"{PROG}: note: there is no group '{group}' here: left out of SupplementaryGroups=", file=sys.stderr)
     settings = UnitSettings(command=svc.sensorkit_command(), config=INSTALLED_CONFIG if args.copy_config
                             else str(config_path), user=user.pw_name, groups=groups,
-                            w1_masters=svc.w1_masters(root))
+                            w1_masters=svc.w1_masters(root), credentials=credentials)
     if args.print:
         for problem in _reach_problems(settings, config_path, user, groups):
             print(f"{PROG}: warning: {problem}", file=sys.stderr)
@@ -151,6 +208,8 @@ def cmd_install(args: argparse.Namespace) -> int:
     try:
         if args.copy_config:
             config_path = svc.copy_config(config_path, root, user, force=args.force)
+        for name, secret in new_credentials.items():
+            print(f"kept the credential {name} in {svc.write_credential(root, name, secret)} (root's only)")
         problems = _reach_problems(settings, config_path, user, groups)
         if problems and args.root == "/":
             raise BadInput("; ".join(problems) + " — the service could not start: move the venv or the config "

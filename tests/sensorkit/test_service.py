@@ -264,6 +264,81 @@ def test_install_refuses_a_config_the_service_could_not_use(machine: Machine) ->
     assert not (machine.root / UNIT).exists() and machine.calls() == []
 
 
+TOKEN = "k7Hq.credential.9xZ"  # a made-up project token: it must show nowhere but in the credential
+
+
+def _credential_config(machine: Machine) -> Path:
+    return write(machine.base / "credential.toml", CONFIG.replace('token_env = "IOBEAM_TOKEN"',
+                                                                  'token_file = "iobeam-token"'))
+
+
+def test_install_keeps_a_credential_root_only_and_loads_it_in_the_unit(machine: Machine) -> None:
+    config = _credential_config(machine)
+    source = write(machine.base / "token.txt", TOKEN + "\n")
+    result = machine.run("install", "-c", str(config), "--user", machine.user,
+                         "--credential", f"iobeam-token={source}")
+    assert result.returncode == 0, result.stderr
+    assert TOKEN not in result.stdout + result.stderr
+    assert machine.unit()["LoadCredential"] == ["iobeam-token:/etc/sensorkit/credentials/iobeam-token"]
+    kept = machine.root / "etc/sensorkit/credentials/iobeam-token"
+    assert kept.read_text() == TOKEN + "\n"
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600 and stat.S_IMODE(kept.parent.stat().st_mode) == 0o700
+    # What the service does with it: systemd hands it over in $CREDENTIALS_DIRECTORY, the bare name finds it.
+    validated = sensorkit("validate", "-c", str(config), cwd=machine.base,
+                          env_extra={"CREDENTIALS_DIRECTORY": str(kept.parent)})
+    assert validated.returncode == 0, validated.stderr
+    assert TOKEN not in validated.stdout + validated.stderr
+    # Installed again without --credential: the kept one is still loaded.
+    again = machine.run("install", "-c", str(config), "--user", machine.user, "--print")
+    assert again.returncode == 0, again.stderr
+    assert "LoadCredential=iobeam-token:/etc/sensorkit/credentials/iobeam-token\n" in again.stdout
+
+
+def test_install_print_takes_a_credential_from_standard_input_and_keeps_nothing(machine: Machine) -> None:
+    config = _credential_config(machine)
+    result = subprocess.run(
+        [sys.executable, "-m", "sensorkit", "service", "install", "--root", str(machine.root), "--systemctl",
+         f"{sys.executable} {machine.bin / 'systemctl.py'}", "-c", str(config), "--user", machine.user,
+         "--credential", "iobeam-token=-", "--print"],
+        input=TOKEN + "\n", capture_output=True, text=True, cwd=machine.base, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "LoadCredential=iobeam-token:/etc/sensorkit/credentials/iobeam-token\n" in result.stdout
+    assert TOKEN not in result.stdout + result.stderr
+    assert not (machine.root / "etc/sensorkit/credentials").exists() and machine.calls() == []
+
+
+def test_install_says_how_to_give_a_credential_the_config_names(machine: Machine) -> None:
+    result = machine.run("install", "-c", str(_credential_config(machine)), "--user", machine.user)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "/etc/sensorkit/credentials/iobeam-token" in result.stderr and "--credential" in result.stderr
+    assert "sensorkit-credentials-" not in result.stderr  # the staging directory is no path to show
+    assert not (machine.root / UNIT).exists() and machine.calls() == []
+
+
+@pytest.mark.parametrize("given", ["other-token={source}", "iobeam-token", "bad:name={source}",
+                                   "iobeam-token={missing}"])
+def test_install_refuses_a_credential_it_cannot_use(machine: Machine, given: str) -> None:
+    source = write(machine.base / "token.txt", TOKEN)
+    result = machine.run("install", "-c", str(_credential_config(machine)), "--user", machine.user, "--credential",
+                         given.format(source=source, missing=machine.base / "no-such-file"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "--credential" in result.stderr
+    assert TOKEN not in result.stderr
+    assert not (machine.root / "etc/sensorkit/credentials").exists() and not (machine.root / UNIT).exists()
+
+
+def test_systemd_analyze_verify_passes_on_a_unit_with_credentials(machine: Machine) -> None:
+    tool = _analyze()
+    source = write(machine.base / "token.txt", TOKEN)
+    printed = machine.run("install", "-c", str(_credential_config(machine)), "--user", machine.user,
+                          "--credential", f"iobeam-token={source}", "--print")
+    assert printed.returncode == 0, printed.stderr
+    unit = machine.base / "sensorkit.service"
+    unit.write_text(printed.stdout)
+    result = subprocess.run([tool, "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "sensorkit.service:" not in result.stderr
+
+
 @pytest.mark.parametrize("user", ["root", "nobody", "no-such-user-here"])
 def test_install_runs_as_an_unprivileged_user_only(machine: Machine, user: str) -> None:
     result = machine.run("install", "-c", str(machine.config), "--user", user)
