@@ -35,6 +35,7 @@ import logging
 import math
 import queue
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -49,6 +50,7 @@ TriggerHook = Callable[[str, float, float, int], None]  # name, due, actual (mon
 
 
 MAX_HUNG_READS = 3  # abandoned reads of one sensor that may still be running
+HAND_OFF_AHEAD_S = 0.002  # threaded, real clock: how early a slot goes to its worker, which then waits for it
 
 
 class BusBusy(Exception):
@@ -140,6 +142,7 @@ class Sampler:
         threaded: bool = True,
         max_backoff_s: float = 300.0,
         on_trigger: TriggerHook | None = None,
+        hand_off_ahead_s: float | None = None,
     ) -> None:
         names = [s.name for s in sensors]
         if len(set(names)) != len(names):
@@ -152,6 +155,12 @@ class Sampler:
         self._threaded = threaded
         self._max_backoff_s = max_backoff_s
         self._on_trigger = on_trigger
+        # Threaded on the real clock, a slot goes to its worker a little early and the worker waits for
+        # it itself: one thread wakes at the slot instead of two in a row (the poll loop, then the worker),
+        # which halves the chances of waking late. A fake clock has no real time to wait in.
+        if hand_off_ahead_s is None:
+            hand_off_ahead_s = HAND_OFF_AHEAD_S if threaded and isinstance(self._clock, SystemClock) else 0.0
+        self._ahead_s = hand_off_ahead_s
         self._states = [_State(s) for s in sensors]
         self._by_name = {state.sensor.name: state for state in self._states}
         self._lock = threading.Lock()
@@ -164,11 +173,12 @@ class Sampler:
         """Fix the grid at the current monotonic time and start the workers."""
         if self._start is not None:
             raise RuntimeError("sampler already started")
+        if self._threaded:  # workers first: with a hundred sensors, starting them takes longer than a slot
+            for state in self._states:
+                self._start_worker(state)
         self._start = self._clock.monotonic()
         for state in self._states:
             state.due = self._due(state, 0)
-            if self._threaded:
-                self._start_worker(state)
 
     def add(self, sensor: SampledSensor) -> None:
         """Put a sensor found while running (a thermometer plugged in) on the grid: from its next slot on."""
@@ -201,7 +211,13 @@ class Sampler:
         stuck = []
         for state in self._states:
             if state.thread is not None:
-                state.thread.join(timeout_s)
+                # Real time (threads to end), not the sampler's clock. A read abandoned earlier gets the
+                # same while to come back: it may just have been let go.
+                deadline = time.monotonic() + timeout_s
+                with self._lock:
+                    threads = [state.thread, *state.hung]
+                for thread in threads:
+                    thread.join(max(0.0, deadline - time.monotonic()))
                 with self._lock:
                     hung = state.still_hung()
                 if state.thread.is_alive() or hung:
@@ -231,12 +247,13 @@ class Sampler:
         if self._start is None:
             self.start()
         now = self._clock.monotonic()
+        soon = now + self._ahead_s
         for state in self._states:
             # Abandoning first frees a slot that falls due just as a read runs late. The first look is
             # without the lock (cheap, on the path of every trigger): a read not under way cannot be late.
             if self._threaded and state.started is not None and state.sensor.timeout_s is not None:
                 self._abandon_if_late(state, now)
-            if now < state.due:
+            if soon < state.due:
                 continue
             with self._lock:
                 busy = state.busy
@@ -257,7 +274,7 @@ class Sampler:
                 state.queue.put(due)
             else:
                 self._measure(state, due, state.generation)
-        return max(0.0, self._next_event() - self._clock.monotonic())
+        return max(0.0, self._next_event() - self._ahead_s - self._clock.monotonic())
 
     def _next_event(self) -> float:
         """The monotonic time of the next slot or of the next read timeout, whichever is sooner."""
@@ -319,6 +336,10 @@ class Sampler:
             due = slots.get()
             if due is None or self._stopping:
                 return
+            # Handed over ahead of its time (see __init__): wait for it here. A sleep, not a timed
+            # SimpleQueue.get(): in CPython 3.11 that blocks for good when its deadline passes between
+            # two of its own tries (a negative remaining timeout means "forever" to the lock).
+            self._clock.sleep(due - self._clock.monotonic())
             self._measure(state, due, generation)
             if generation != state.generation:
                 return  # its read was abandoned: a newer worker has the sensor now
