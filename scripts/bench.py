@@ -11,6 +11,7 @@ Rows:
                                driver -> twin -> sampler), 100 s each (10 s with
                                --quick): 10 sensors at 10 Hz, 50 and 100 at 1 Hz
   timer floor p50/p99          one thread waiting for a 100 Hz grid and nothing else, ms
+                               (before the runs, and beside each run in the same process)
                                late: what this machine's scheduler costs any sampler
                                (when its p99 is above the jitter target, the machine
                                is too busy for the jitter rows to mean much)
@@ -134,9 +135,16 @@ def bench_sampler(sensors: int, rate_hz: float, duration_s: float) -> dict[str, 
         with lock:
             readings[0] += len(batch)
 
+    # A bare 100 Hz wait beside the sampler, in the same process at the same time: what the machine
+    # alone costs a waking thread while the run goes on (steal time, other work), for comparison.
+    beside: dict[str, Any] = {}
+    probe = threading.Thread(target=lambda: beside.update(bench_timer_floor(duration_s, stop=done)), daemon=True)
     with build_system(config, simulate=True) as system:
         sampler = system.sampler(sink, on_trigger=on_trigger)
+        probe.start()
         sampler.run(done, duration_s=duration_s)
+        done.set()
+        probe.join()
         sampler.stop()
     jitter_ms = [(actual - due) * 1000 for rows in samples.values() for due, actual, _ in rows]
     # Drift: how far a sensor's wall-clock timestamps wander from its grid over
@@ -159,6 +167,8 @@ def bench_sampler(sensors: int, rate_hz: float, duration_s: float) -> dict[str, 
         "jitter_p99_ms": _percentile(jitter_ms, 0.99),
         "jitter_max_ms": max(jitter_ms),
         "drift_ms": max(drifts),
+        "beside_p50_ms": beside["p50_ms"],
+        "beside_p99_ms": beside["p99_ms"],
         "worst": [f"{name}#{i}: {late:.1f} ms" for late, name, i in worst],
     }
 
@@ -172,13 +182,15 @@ def jitter_run(text: str) -> tuple[int, float]:
         raise argparse.ArgumentTypeError(f"expected SENSORSxHZ like 100x1, got {text!r}") from None
 
 
-def bench_timer_floor(duration_s: float, rate_hz: float = 100.0) -> dict[str, Any]:
-    event = threading.Event()
+def bench_timer_floor(duration_s: float, rate_hz: float = 100.0, stop: threading.Event | None = None
+                      ) -> dict[str, Any]:
+    event = stop or threading.Event()
     late_ms = []
     start = time.monotonic()
     for n in range(1, int(duration_s * rate_hz) + 1):
         due = start + n / rate_hz
-        event.wait(max(0.0, due - time.monotonic()))
+        if event.wait(max(0.0, due - time.monotonic())):
+            break
         late_ms.append((time.monotonic() - due) * 1000)
     return {"p50_ms": statistics.median(late_ms), "p99_ms": _percentile(late_ms, 0.99), "max_ms": max(late_ms)}
 
@@ -1085,6 +1097,8 @@ def rows_of(results: dict[str, Any]) -> list[tuple[str, float, str, str | None, 
              None, None),
             ("  sampler jitter p99", p99, "ms", f"<= {target:g}", p99 <= target),
             ("  sampler jitter max", s["jitter_max_ms"], "ms", None, None),
+            ("  a bare 100 Hz wait beside it, p50", s["beside_p50_ms"], "ms", None, None),
+            ("  a bare 100 Hz wait beside it, p99", s["beside_p99_ms"], "ms", None, None),
         ]
         if s is results["sampler"][0]:
             rows.append((f"  sampler drift after {s['samples']:,} samples", s["drift_ms"], "ms", "< 5",
