@@ -311,7 +311,9 @@ def test_outage_every_reading_arrives_in_order_and_once(tmp_path, make_cloud):
 
 # -------------------------------------------------------------------------------------------- crash
 
-KILLS_PER_KIND = 7  # x 3 kinds: 21 kills
+# Kills of each kind per run of a crash proof (x 3 kinds). The moments are drawn from a new seed every
+# run, so CI covers more of them run after run; SENSORKIT_CRASH_KILLS=7 (or more) for a longer look here.
+KILLS_PER_KIND = int(os.environ.get("SENSORKIT_CRASH_KILLS", "3"))
 WRITES = {"INSERT", "UPDATE", "DELETE"}  # at least one mid-commit kill must land on one of these
 MAX_KILLS = 3 * KILLS_PER_KIND + 20
 
@@ -393,8 +395,8 @@ def test_crash_kill_9_at_random_moments_loses_nothing_committed(tmp_path, make_c
         assert not missing(old_enough, now), f"run {number} ({kind}) lost committed readings {why}"
         committed.update(now)
         taken.update(run.keys())
-        # About 7 in 10 statements inside a transaction are SELECTs and COMMITs, so seven kills at random
-        # statements all miss the writes one run in seven: kill mid-commit again until one hit a write.
+        # About 7 in 10 statements inside a transaction are SELECTs and COMMITs, so a few kills at random
+        # statements often all miss the writes: kill mid-commit again until one hit a write.
         if number == len(kinds) - 1 and not set(seen_kill_points) & WRITES and len(kinds) < MAX_KILLS:
             kinds.append("mid-commit")
 

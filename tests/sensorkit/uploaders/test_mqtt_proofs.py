@@ -36,6 +36,7 @@ from tests.sensorkit.mosquitto import (  # noqa: F401 - fixtures
 from tests.sensorkit.test_cli import sensorkit, write
 from tests.sensorkit.test_outbox_proofs import (
     FAST_SENSORS,
+    KILLS_PER_KIND,
     Key,
     Run,
     committed_at_kill,
@@ -154,9 +155,6 @@ def test_outage_the_broker_stops_and_comes_back_nothing_is_lost(broker, cable, s
 
 
 # ------------------------------------------------------------------------------------------------ crash
-
-KILLS_PER_KIND = 7  # x 3 kinds: 21 kills
-
 
 def test_crash_kill_9_at_random_moments_loses_nothing_committed(broker, cable, subscribe, tmp_path):
     """kill -9 at random moments, while a send waits for the broker, inside commits; each restart delivers.
