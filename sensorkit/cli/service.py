@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from sensorkit.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, PROG, BadInput, add_config, path, print_warnings
-from sensorkit.service_unit import CREDENTIALS_DIR
 
 ENV_FILE = "etc/sensorkit/env"  # under the root: the service's EnvironmentFile=
 
@@ -33,7 +32,7 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
                          "and run that copy")
     install.add_argument("--credential", action="append", default=[], metavar="NAME=FILE",
                          help="keep FILE's secret (- reads it from standard input) as the systemd credential "
-                         f"NAME in {CREDENTIALS_DIR} (root's only) for a token_file/key_file = \"NAME\" in the "
+                         "NAME in /etc/sensorkit/credentials (root's only) for a token_file/key_file = \"NAME\" in the "
                          "config; the unit loads every credential the config names (repeatable)")
     install.add_argument("--print", action="store_true", help="print the unit and install nothing")
     install.add_argument("--force", action="store_true",
@@ -145,6 +144,7 @@ def _load(args: argparse.Namespace, root: Path, new_credentials: dict[str, bytes
     from sensorkit.config import find_config, load_config, no_config_message
     from sensorkit.errors import ConfigError
     from sensorkit.service import credential_names, credentials_path
+    from sensorkit.service_unit import CREDENTIALS_DIR
 
     found = Path(args.config) if args.config else find_config()
     if found is None:
