@@ -1,9 +1,11 @@
 """Local cloud servers that speak the documented APIs strictly, to prove sensorkit's uploaders against.
 
 Layout: `_http/` is the HTTP part every emulator shares (requests and
-answers, routing, faults, the threaded server); each cloud is a package of
-its own beside it (`iobeam/`: wire checks, store, tokens, routes, the
-emulator object). The errors every emulator raises live here, so a caller
+answers, routing, faults, the threaded server), `_server.py` the emulator
+object's shared life (start, stop, faults, the request log) and `_watch.py`
+what tests see of accepted writes (a count, a log, a hold); each cloud is a
+package of its own beside them (`iobeam/`, `byteport/`: wire checks, store,
+auth, routes, the emulator object). The errors every emulator raises live here, so a caller
 catches them without importing any one server.
 """
 from __future__ import annotations

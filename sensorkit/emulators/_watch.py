@@ -1,7 +1,10 @@
 """What tests see of an emulator's writes: a log of accepted ones and a hold in the middle of one.
 
 Any write the emulator accepts (an iobeam import, a Byteport store) is a
-record; `points` says how many data points it carried. A hold makes the
+record; `points` says how many data points it carried. Records are made
+only when a test will see them (a hold reached, a kept log): the caller
+passes a function that makes one, so an emulator under a benchmark's load
+builds none. A hold makes the
 next writes wait at a stage ("before_store": read and checked, nothing
 stored; "after_store": stored, not yet answered) until `release`, which is
 how a test kills a client in the middle of a send.
@@ -9,7 +12,7 @@ how a test kills a client in the middle of a send.
 from __future__ import annotations
 
 import threading
-from typing import Generic, TypeVar
+from typing import Callable, Generic, TypeVar
 
 from sensorkit.emulators import EmulatorError
 
@@ -49,22 +52,23 @@ class WriteWatch(Generic[R]):
             self._stage = None
             self._open.set()
 
-    def at(self, stage: str, record: R) -> None:
+    def at(self, stage: str, record: Callable[[], R]) -> None:
         with self._lock:
             held = self._stage == stage
             if held:
-                self.held = record
+                self.held = record()
                 self._reached.set()
         if held:
             self._open.wait(HOLD_LIMIT_S)
 
-    def stored(self, record: R, points: int) -> None:
+    def stored(self, record: Callable[[], R], points: int) -> None:
         with self._counted:
             self._accepted += points
             self._counted.notify_all()
         if self._log is not None:
+            made = record()
             with self._lock:
-                self._log.append(record)
+                self._log.append(made)
 
     @property
     def accepted(self) -> int:
@@ -78,6 +82,6 @@ class WriteWatch(Generic[R]):
     @property
     def log(self) -> list[R]:
         if self._log is None:
-            raise EmulatorError(f"{self._what} are logged only by an emulator made to keep them")
+            raise EmulatorError(f"{self._what} are logged only by an emulator made with keep_{self._what}=True")
         with self._lock:
             return list(self._log)

@@ -199,10 +199,10 @@ class Api:
             raise HttpError(400, f"this server refuses the field(s) {', '.join(map(repr, refused))}; nothing of "
                                  "this store was stored")
         record = StoreRecord(uid, ms, tuple(values))
-        self._watch.at("before_store", record)
+        self._watch.at("before_store", lambda: record)
         self._store.put(self.namespace, uid, now_ms, [(name, ms, micros, value) for name, value in values])
-        self._watch.at("after_store", record)
-        self._watch.stored(record, len(values))
+        self._watch.at("after_store", lambda: record)
+        self._watch.stored(lambda: record, len(values))
         return Response(200)
 
     # ------------------------------------------------------------------ reading
