@@ -54,6 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import signal
     import threading
 
+    from sensorkit.holding import Timestamps
     from sensorkit.output import ConsoleOutput, JsonlOutput, NoOutput, OutputClosed
     from sensorkit.system import open_delivering
     from sensorkit.watchdog import Heartbeat
@@ -81,17 +82,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             output = NoOutput()
         closed = threading.Event()
 
-        def sink(readings: list[Any]) -> None:
-            if delivering is not None:
-                delivering.add(readings)  # first: a closed output never costs a reading
+        def show(readings: list[Any]) -> None:
             try:
                 output.write(readings)
             except OutputClosed:
                 closed.set()
                 stop.set()
 
-        sampler = system.sampler(sink)
+        # Every reading passes here: held while the clock is not synchronised, stamped right once it is.
+        # The outbox gets them first (a closed output never costs a reading); the console shows them live.
+        console = isinstance(output, ConsoleOutput)
+        sink = Timestamps(system.clock, outbox=delivering.outbox if delivering is not None else None,
+                          show=None if console else show, live=show if console else None)
+        sampler = system.sampler(sink.add)
         if isinstance(output, ConsoleOutput):
+            output.clock_note = sink.note
             output.status = sampler.status
             if delivering is not None:
                 output.delivery = delivering.progress

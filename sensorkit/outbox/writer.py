@@ -17,7 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sensorkit.clock import synchronized
 from sensorkit.errors import OutboxError
+from sensorkit.outbox import held as held_table
 from sensorkit.outbox.chunks import Chunks
 from sensorkit.outbox.codec import (
     KIND_TEXT,
@@ -49,6 +51,8 @@ log = logging.getLogger("sensorkit.outbox")
 PRUNE_INTERVAL_S = 60.0  # how often delivered readings are removed: in bulk, not per batch
 WARNING_INTERVAL_S = 60.0  # repeated drop warnings are summed up this often
 Items = Sequence[tuple[int, Reading]]
+HeldItems = Sequence[tuple[str, int, Reading]]  # boot id, monotonic ms, the reading
+Release = tuple[str, int]  # boot id, the last held id moved to the records
 Statements = Sequence[tuple[str, Sequence[Any]]]
 
 
@@ -119,6 +123,7 @@ class OutboxWriter:
             self.series[sid], self._series_ids[key] = key, sid
         self.chunks = Chunks(db)
         self.floor, self.next_id = id_range(db)
+        self.held_count = held_table.count(db)
         stored = dict(db.execute("SELECT uploader, last_id FROM cursor"))
         for name, last_id in stored.items():
             if last_id >= self.next_id:
@@ -133,8 +138,9 @@ class OutboxWriter:
 
     # ------------------------------------------------------------------ readings
     def write(self, batch: Sequence[Reading], memory_drops: Counter[SeriesKey], *, sync: bool = False,
-              in_flight: int | None = None) -> None:
-        """One transaction: the batch, the bounds, pruning, and drops counted while the disk refused writes.
+              in_flight: int | None = None, held: HeldItems = (), release: Release | None = None) -> None:
+        """One transaction: the batch, the bounds, pruning, and drops counted while the disk refused writes;
+        readings to hold (`held`), and held readings moved to the records (`release`: the batch holds them).
 
         It is fsynced when `sync` or when the last fsync is `sync_interval_s` old.
         Readings from id `in_flight` on are being sent: the bounds leave them
@@ -168,6 +174,7 @@ class OutboxWriter:
             floor, drops = self._enforce_bounds(next_id, now, in_flight)
             if memory_drops:
                 self._count_drops(Counter({series_id(key): n for key, n in memory_drops.items()}))
+            held_count, held_drops = self._hold(held, release, series_id)
             db.execute("COMMIT")
         except (sqlite3.Error, OutboxError) as exc:
             self._rollback()
@@ -181,11 +188,41 @@ class OutboxWriter:
             if self._sync_interval_s > 0:
                 self._set_full_sync(False)
         self.next_id = next_id
+        self.held_count = held_count
         if full_sync:
             self._last_sync = now
         self._raise_floor(floor)
+        if held_drops:
+            drops[f"more than max_readings={self._max_readings:,} were held while the clock was not "
+                  "synchronised"] = held_drops
         for reason, by_series in drops.items():
             self.drops.note(reason, by_series)
+
+    def _hold(self, held: HeldItems, release: Release | None, series_id: Any) -> tuple[int, Counter[str]]:
+        """Inside the commit's transaction: store held readings, bound them, remove the released ones."""
+        if not held and release is None:
+            return self.held_count, Counter()
+        db = self._db
+        total, drops = self.held_count, Counter[str]()
+        if release is not None:
+            total -= db.execute(held_table.RELEASE, release).rowcount
+        by_boot: dict[str, list[tuple[int, Reading, int]]] = {}
+        for boot, mono, reading in held:
+            by_boot.setdefault(boot, []).append((mono, reading, series_id(series_key(reading))))
+        for boot, items in by_boot.items():
+            db.executemany(held_table.INSERT, held_table.insert_rows(held_table.boot_number(db, boot), items))
+            total += len(items)
+        excess = total - self._max_readings
+        if excess > 0:  # never silently: counted and warned about like any drop
+            counts = Counter(dict(held_table.oldest_by_series(db, excess)))
+            self._count_drops(counts)
+            db.execute(held_table.DROP_OLDEST, (excess,))
+            drops = Counter({self.series[sid][0]: n for sid, n in counts.items()})
+            total -= excess
+        return total, drops
+
+    def held_rows(self, boot_id: str) -> list[held_table.HeldRow]:
+        return held_table.rows_of_boot(self._db, self.series, boot_id)
 
     def _needed(self) -> int:
         """The first id some uploader still needs (every stored one when there are no uploaders)."""
@@ -261,6 +298,8 @@ class OutboxWriter:
 
         `start` itself when the first reading stored from there is young: the usual case, one look.
         """
+        if not synchronized(self._clock):
+            return start  # a wrong clock (days ahead) would make every reading look old: no age until it is set
         cutoff = self._clock.time_ms() - self._max_age_ms
         first = True
         for row in self.chunks.iterate(start, next_id):
