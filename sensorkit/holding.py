@@ -96,16 +96,16 @@ class Timestamps:
         if not readings:
             return
         with self._lock:
-            out = self._sort(readings)
-        if out:
-            if self._outbox is not None:
-                self._outbox.add(out)  # first: an output that fails never costs a reading
-            if self._show is not None:
-                self._show(out)
+            released, out = self._sort(readings)  # released: already in the outbox's records
+            if out and self._outbox is not None:
+                self._outbox.add(out)  # first, and in this order: an output that fails never costs a reading
+        if (released or out) and self._show is not None:
+            self._show(released + out)
         if self._live is not None:
             self._live(list(readings))
 
-    def _sort(self, readings: Sequence[Reading]) -> list[Reading]:
+    def _sort(self, readings: Sequence[Reading]) -> tuple[list[Reading], list[Reading]]:
+        """(held readings released, now in the outbox's records; readings to hand on), in order."""
         if self._synced_at is None and synchronized(self._clock):
             self._synced_at = mono_ms(self._clock)  # read after the answer: see sensorkit.clock.stamp
             log.info("the system clock is synchronised%s", f": {self.held:,} held reading(s) get their time now"
@@ -129,17 +129,18 @@ class Timestamps:
             held.append((mono, reading))
         if synced_at is None:
             self._keep(held)
-            return []
+            return [], []
         released: list[Reading] = []
+        out: list[Reading] = []
         if self.held or self._memory:
             try:
-                released = self._release()
+                released, out = self._release()
             except OutboxError:  # logged by the outbox; all stay held, and the next add tries again
                 self._keep(held + trusted)  # all of them after those already held: in order
-                return []
+                return [], []
         if held:  # taken before the sync, arrived after the release: stamped at once
-            released += self._stamp(held)
-        return released + self._in_order([reading for _, reading in trusted])
+            out += self._stamp(held)
+        return released, out + self._in_order([reading for _, reading in trusted])
 
     def _keep(self, held: list[tuple[int, Reading]]) -> None:
         if not held:
@@ -156,16 +157,14 @@ class Timestamps:
             log.warning("%d reading(s) held in memory while the clock is not synchronised were dropped (at most "
                         "%d are kept without an outbox)", excess, self._max_memory)
 
-    def _release(self) -> list[Reading]:
-        if self._outbox is not None:
-            released = self._outbox.release(self._boot, self._stamp)
-            released += self._stamp(self._memory)
-        else:
-            released = self._stamp(sorted(self._memory, key=lambda item: item[0]))
+    def _release(self) -> tuple[list[Reading], list[Reading]]:
+        """(those the outbox moved to its records itself, those still to hand on), stamped, in order."""
+        released = self._outbox.release(self._boot, self._stamp) if self._outbox is not None else []
+        out = self._stamp(sorted(self._memory, key=lambda item: item[0]))
         self._memory = []
-        self.released += len(released)
+        self.released += len(released) + len(out)
         self.held = 0
-        return released
+        return released, out
 
     def _stamp(self, held: list[tuple[int, Reading]]) -> list[Reading]:
         """Held readings (in the order taken) stamped from the monotonic anchor of now, in series order."""

@@ -124,6 +124,9 @@ class OutboxWriter:
         self.chunks = Chunks(db)
         self.floor, self.next_id = id_range(db)
         self.held_count = held_table.count(db)
+        # Readings below this id include released held ones: no age bound until they are delivered.
+        row = db.execute("SELECT value FROM meta WHERE key = 'released_end'").fetchone()
+        self._released_end = int(row[0]) if row else 0
         stored = dict(db.execute("SELECT uploader, last_id FROM cursor"))
         for name, last_id in stored.items():
             if last_id >= self.next_id:
@@ -171,10 +174,14 @@ class OutboxWriter:
             if contents:
                 db.executemany("INSERT INTO content (reading_id, media_type, value) VALUES (?, ?, ?)", contents)
             next_id = self.next_id + len(batch)
-            floor, drops = self._enforce_bounds(next_id, now, in_flight)
+            released_end = next_id if release is not None else self._released_end
+            floor, drops = self._enforce_bounds(next_id, now, in_flight, released_end)
             if memory_drops:
                 self._count_drops(Counter({series_id(key): n for key, n in memory_drops.items()}))
             held_count, held_drops = self._hold(held, release, series_id)
+            if release is not None:
+                db.execute("INSERT INTO meta (key, value) VALUES ('released_end', ?) "
+                           "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (released_end,))
             db.execute("COMMIT")
         except (sqlite3.Error, OutboxError) as exc:
             self._rollback()
@@ -188,7 +195,7 @@ class OutboxWriter:
             if self._sync_interval_s > 0:
                 self._set_full_sync(False)
         self.next_id = next_id
-        self.held_count = held_count
+        self.held_count, self._released_end = held_count, released_end
         if full_sync:
             self._last_sync = now
         self._raise_floor(floor)
@@ -228,8 +235,8 @@ class OutboxWriter:
         """The first id some uploader still needs (every stored one when there are no uploaders)."""
         return max(self.floor, min(self.cursors.values()) + 1) if self.cursors else self.floor
 
-    def _enforce_bounds(self, next_id: int, now: float,
-                        in_flight: int | None = None) -> tuple[int, dict[str, Counter[str]]]:
+    def _enforce_bounds(self, next_id: int, now: float, in_flight: int | None = None,
+                        released_end: int = 0) -> tuple[int, dict[str, Counter[str]]]:
         """Inside the commit's transaction: move the floor past delivered, surplus and too old readings.
 
         Never past `in_flight`: those may arrive yet; they go at a later commit if still needed.
@@ -244,7 +251,8 @@ class OutboxWriter:
         if next_id - target > self._max_readings:
             target = next_id - self._max_readings
             reasons.append((f"the outbox holds at most max_readings={self._max_readings:,}", target))
-        young = self._first_young(target, next_id)
+        # Held readings just released may be older than max_age: they never had a chance, so they go first.
+        young = self._first_young(target, next_id) if target >= released_end else target
         if young > target:
             target = young
             reasons.append((f"readings older than max_age ({self._max_age_ms / 86_400_000:g} days) are dropped",
