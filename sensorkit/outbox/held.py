@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sensorkit.outbox.codec import SeriesKey, stored_value
+from sensorkit.outbox.schema import HELD_SCHEMA
 from sensorkit.outbox.store import write_error
 from sensorkit.readings import Reading, stored_reading
 
@@ -44,7 +45,9 @@ def has_held_table(conn: sqlite3.Connection) -> bool:
 
 
 def boot_number(conn: sqlite3.Connection, boot_id: str) -> int:
-    """The row of `boot_id` in the boot table, made when missing (inside the caller's transaction)."""
+    """The row of `boot_id` in the boot table, made when missing, with the tables (inside the caller's transaction)."""
+    for statement in HELD_SCHEMA:
+        conn.execute(statement)
     conn.execute("INSERT OR IGNORE INTO boot (boot_id) VALUES (?)", (boot_id,))
     return int(conn.execute("SELECT id FROM boot WHERE boot_id = ?", (boot_id,)).fetchone()[0])
 
@@ -69,6 +72,8 @@ RELEASE = "DELETE FROM held WHERE boot = (SELECT id FROM boot WHERE boot_id = ?)
 
 def rows_of_boot(conn: sqlite3.Connection, series: Mapping[int, SeriesKey], boot_id: str) -> list[HeldRow]:
     """Every reading held from `boot_id`, in the order they were taken (monotonic time, then id)."""
+    if not has_held_table(conn):
+        return []
     rows = conn.execute(
         "SELECT h.id, h.mono_ms, h.clock_ms, h.series_id, h.value, h.media_type FROM held h "
         "JOIN boot b ON b.id = h.boot WHERE b.boot_id = ? ORDER BY h.mono_ms, h.id", (boot_id,)).fetchall()

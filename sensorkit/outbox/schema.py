@@ -10,9 +10,14 @@ The versions (``PRAGMA user_version``):
    `media_type` column for dead letters. Numbers are stored exactly as in 1.
 3. held readings: the `held` table (readings taken while the system clock
    was not synchronised, with the monotonic time and the boot they were
-   taken in; see `sensorkit.holding`) and the `boot` table naming those boots.
-   No cursor reads them and no bound but their own touches them; they move
-   to the ordinary records, stamped right, once the clock is synchronised.
+   taken in; see `sensorkit.outbox.held`) and the `boot` table naming those
+   boots. No cursor reads them and no bound but their own touches them; they
+   move to the ordinary records, stamped right, once the clock is set. The
+   two tables are made by the first held reading (`HELD_SCHEMA`), not with
+   the file: a board whose clock is always right never has them, and the
+   pages every commit writes stay where they were in a file of schema 2.
+   The upgrade from 2 only sets the version, so that an older sensorkit,
+   which would never send held readings, refuses the file instead.
 
 The writer upgrades an older file when it opens it (`MIGRATIONS`, all steps
 in one transaction, so a kill leaves the file as it was and the next start
@@ -53,6 +58,8 @@ HELD_TABLE = """CREATE TABLE held (
         value NOT NULL,  -- a number, or TEXT / BLOB for text and bytes
         media_type TEXT)"""
 HELD_INDEX = "CREATE INDEX held_by_boot ON held (boot, mono_ms)"
+HELD_SCHEMA = tuple(sql.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1).replace(
+    "CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1) for sql in (BOOT_TABLE, HELD_TABLE, HELD_INDEX))
 
 SCHEMA = (
     """CREATE TABLE series (
@@ -96,14 +103,11 @@ SCHEMA = (
     # 'floor': the lowest reading id still stored; every id below it is gone.
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
     CONTENT_TABLE,
-    BOOT_TABLE,
-    HELD_TABLE,
-    HELD_INDEX,
 )
 # What takes a file from version v to v + 1, keyed by v; applied in order, in one transaction.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (CONTENT_TABLE, "ALTER TABLE dead_letter ADD COLUMN media_type TEXT"),
-    2: (BOOT_TABLE, HELD_TABLE, HELD_INDEX),
+    2: (),  # the held tables come with the first held reading (HELD_SCHEMA)
 }
 
 

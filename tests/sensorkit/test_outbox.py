@@ -522,8 +522,7 @@ def test_outbox_read_only_file_is_a_clear_error_and_keeps_its_readings(open_outb
 
 
 def test_outbox_full_file_keeps_stored_readings_and_queues_in_memory(open_outbox, path: Path, caplog) -> None:
-    # 52 KiB: the 64-slot hot ring (32 KiB) and the tables of schema 3 (held readings), with room for a commit.
-    outbox = open_outbox(max_file_bytes=52 * 1024, max_pending=500)
+    outbox = open_outbox(max_file_bytes=48 * 1024, max_pending=500)
     stored = 0
     with caplog.at_level(logging.ERROR, logger="sensorkit.outbox"), pytest.raises(OutboxFull, match="disk is full"):
         for n in range(10_000):
