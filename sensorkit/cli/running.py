@@ -168,6 +168,7 @@ def _title(system: Any) -> str:
 def cmd_read(args: argparse.Namespace) -> int:
     import json
 
+    from sensorkit.clock import synchronized
     from sensorkit.output import format_value
 
     with build(args) as system:
@@ -177,6 +178,7 @@ def cmd_read(args: argparse.Namespace) -> int:
         doc = {
             "board": system.profile.name,
             "simulated": system.simulated,
+            "clock_synchronized": synchronized(system.clock),  # false: the timestamps below may be days off
             "readings": [r.to_dict() for _, rs in results if not isinstance(rs, Exception) for r in rs],
             "errors": [
                 {"sensor": h.name, "where": h.resolved.where(), "error": type(e).__name__, "message": str(e)}

@@ -333,3 +333,23 @@ def test_holding_a_release_the_disk_refuses_keeps_everything_held_in_order(tmp_p
         assert [(r.value, r.timestamp_ms) for r in everything(outbox)] == [
             (v, true_ms(1000.0 + n)) for n, v in enumerate((1.0, 2.0, 3.0))]
         assert [r.value for r in shown.readings] == [1.0, 2.0, 3.0]
+
+
+# ---------------------------------------------------------------------- the console
+def test_holding_console_shows_live_values_with_the_clock_marker() -> None:
+    import io
+
+    from sensorkit.output import ConsoleOutput
+
+    clock = wrong_clock()
+    console = ConsoleOutput(io.StringIO(), title="t", wall_ms=clock.time_ms, size=lambda: (200, 40))
+    sink = Timestamps(clock, live=console.write)
+    console.clock_note = sink.note
+    sink.add([taken(clock, value=21.25)])
+    lines = console.render()
+    assert lines[1] == "  ! clock not synchronised: 1 reading(s) held until it is (values shown live; their times " \
+                       "are set at the sync)"
+    assert any("air_temperature" in line and "21.25" in line for line in lines)
+    sync(clock)
+    sink.add([taken(clock)])
+    assert not any("clock not synchronised" in line for line in console.render())
