@@ -95,12 +95,12 @@ class Timestamps:
         """Take readings from a source: hand on the trusted ones, hold the others, release when the clock is set."""
         if not readings:
             return
-        with self._lock:
+        with self._lock:  # held: what is handed on goes out in the order it was sorted in
             released, out = self._sort(readings)  # released: already in the outbox's records
             if out and self._outbox is not None:
-                self._outbox.add(out)  # first, and in this order: an output that fails never costs a reading
-        if (released or out) and self._show is not None:
-            self._show(released + out)
+                self._outbox.add(out)  # first: an output that fails never costs a reading
+            if (released or out) and self._show is not None:
+                self._show(released + out)
         if self._live is not None:
             self._live(list(readings))
 
