@@ -104,6 +104,7 @@ class ConsoleOutput:
         self._title = title
         self.status = status  # set later by whoever owns the sampler
         self.delivery: Callable[[], list[Any]] | None = None  # DeliveryProgress per uploader
+        self.clock_note: Callable[[], str | None] | None = None  # "clock not synchronised ..." while it is not
         self._backlog: dict[str, int] = {}  # the largest backlog since each uploader was last up to date
         self._wall_ms = wall_ms
         self._latest: dict[str, Reading] = {}
@@ -137,6 +138,9 @@ class ConsoleOutput:
             rows.append((reading.series, format_value(reading.value), reading.unit, f"{age_s:.1f}s"))
         widths = [max(len(row[i]) for row in rows) for i in range(4)]
         lines = [self._title]
+        note = self.clock_note() if self.clock_note else None
+        if note:
+            lines.append(f"  ! {note}")
         for row in rows:
             lines.append(
                 f"  {row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]:>{widths[3]}}"

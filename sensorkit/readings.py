@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Union
 
 from sensorkit.errors import ValueTooLarge
@@ -37,6 +37,10 @@ class Reading:
     `timestamp_ms` is UTC ms since the epoch, taken when the measurement was
     triggered (not when it finished or was delivered). `media_type` is set
     exactly when `value` is bytes (``type/subtype``, e.g. ``image/jpeg``).
+    `mono_ms` is the monotonic time (ms) of the same moment, set by the source
+    that stamped it (`sensorkit.clock.stamp`): what corrects the timestamp of a
+    reading taken while the clock was unsynchronised (`sensorkit.holding`). It
+    is not part of the reading's value: not compared, not stored, not sent.
     """
 
     series: str
@@ -46,6 +50,7 @@ class Reading:
     unit: str
     timestamp_ms: int
     media_type: str | None = None
+    mono_ms: int | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # Made for every reading taken and every one read back from the outbox: the common cases first.

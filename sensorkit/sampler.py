@@ -27,7 +27,11 @@ Scheduling rules:
   `max_backoff_s`), always landing on its own grid, is reported, and never
   stops the run.
 * The timestamp of a reading is the wall clock at the moment the
-  measurement is triggered (after the bus is ours, just before `read()`).
+  measurement is triggered (after the bus is ours, just before `read()`),
+  with the monotonic time read just before it (`Reading.mono_ms`): the grid
+  never looks at the wall clock, so a step of it neither bursts nor stalls
+  sampling; what a step or an unsynchronised clock does to timestamps is
+  `sensorkit.holding`'s (the sink's) business.
 """
 from __future__ import annotations
 
@@ -76,13 +80,11 @@ class SampledSensor:
     recreate: Callable[[], None] | None = None  # closes the driver and makes it anew, after an abandoned read
 
 
-def to_readings(sensor: SampledSensor, values: Mapping[str, Value], timestamp_ms: int) -> list[Reading]:
-    """The readings of one measurement: one per quantity the sensor publishes."""
-    return [
-        Reading(sensor.series[q][0], sensor.name, q, v, sensor.series[q][1], timestamp_ms)
-        for q, v in values.items()
-        if q in sensor.series
-    ]
+def to_readings(sensor: SampledSensor, values: Mapping[str, Value], timestamp_ms: int,
+                mono_ms: int | None = None) -> list[Reading]:
+    """The readings of one measurement: one per quantity the sensor publishes (`mono_ms`: see Reading)."""
+    return [Reading(sensor.series[q][0], sensor.name, q, v, sensor.series[q][1], timestamp_ms, mono_ms=mono_ms)
+            for q, v in values.items() if q in sensor.series]
 
 
 @dataclass(frozen=True)
@@ -382,7 +384,7 @@ class Sampler:
                     with self._lock:
                         self._holders.pop(id(lock), None)
                     lock.release()
-            readings = to_readings(sensor, values, timestamp_ms)
+            readings = to_readings(sensor, values, timestamp_ms, int(actual * 1000))
         except Exception as exc:  # noqa: BLE001 - a driver's failure must never end the run
             error = f"{type(exc).__name__}: {exc}"
             log.debug("sensor '%s' failed", sensor.name, exc_info=True)
@@ -424,6 +426,7 @@ class Sampler:
         for one timestamp.
         """
         state = self._by_name[name]
+        mono_ms = int(self._clock.monotonic() * 1000)  # first: see sensorkit.clock.stamp
         timestamp_ms = self._clock.time_ms()
         with self._lock:
             if state.last_sent_ms is not None and timestamp_ms <= state.last_sent_ms:
@@ -431,7 +434,7 @@ class Sampler:
             if state.last_event_ms is not None and timestamp_ms <= state.last_event_ms:
                 timestamp_ms = state.last_event_ms + 1
             state.last_event_ms = timestamp_ms
-        self._sink(to_readings(state.sensor, values, timestamp_ms))
+        self._sink(to_readings(state.sensor, values, timestamp_ms, mono_ms))
 
     def _acquire(self, sensor: SampledSensor, lock: Any) -> None:
         """Take the bus, waiting at most an interval; at once when an abandoned read holds it."""

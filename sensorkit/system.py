@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sensorkit.clock import SystemClock
+from sensorkit.clock import choose_clock
 from sensorkit.config import Config, ResolvedSensor, apply_device_overrides, parse_config, resolve
 from sensorkit.errors import ConfigError
 from sensorkit.power import PowerSwitch
@@ -356,8 +356,9 @@ def build_system(
 
     Raises ConfigError / boards.BoardError for anything the user must fix.
     """
-    clock = clock or SystemClock()
     profile = choose_board(config, board, simulate=simulate)
+    if clock is None:  # [device] clock: whether timestamps wait for NTP (sensorkit.holding)
+        clock = choose_clock(config.device.clock, board=profile.name, simulated=simulate or profile.simulated)
     resolved = resolve(config, profile)
     log.info("board %s (%s), %d enabled sensor(s) from %s", profile.name,
              "simulated" if simulate or profile.simulated else "hardware", len(resolved), config.source)

@@ -14,9 +14,10 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
                                  description="Where your readings are: per uploader, how many wait and since "
                                  "when, the last success and error, the dead letters (readings a server refused).")
     outbox.add_argument("action", nargs="?", default="status",
-                        choices=("status", "list-dead", "retry-dead", "purge-dead"),
+                        choices=("status", "list-dead", "retry-dead", "purge-dead", "purge-held"),
                         help="status (default); list-dead: the readings a server refused, with its reason; "
-                             "retry-dead: send them again; purge-dead: delete them")
+                             "retry-dead: send them again; purge-dead: delete them; purge-held: delete the "
+                             "readings held in earlier boots whose clock was never synchronised")
     outbox.add_argument("--uploader", metavar="NAME", help="only this uploader's dead letters")
     add_state_dir(outbox)
     outbox.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -49,6 +50,16 @@ def cmd_outbox(args: argparse.Namespace) -> int:
             names = ", ".join(f"'{n}'" for n in known) or "none yet"
             raise BadInput(f"the outbox {path} knows no uploader '{args.uploader}' (it knows {names}) — "
                            "give one of those with --uploader, or leave it out for all")
+    if args.action == "purge-held":
+        from sensorkit.clock import read_boot_id
+
+        count = outbox_status.purge_held(path, read_boot_id())
+        if args.json:
+            print(json.dumps({"action": args.action, "held": count}))
+        else:
+            print(f"{count} held reading(s) of earlier boots deleted (those of this boot are kept: they are sent "
+                  "once the clock is synchronised)")
+        return EXIT_OK
     if args.action == "list-dead":
         return _list_dead(outbox_status.dead_letters(path, args.uploader), as_json=args.json)
     if args.action != "status":
@@ -66,8 +77,10 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(asdict(status), indent=2))
         return EXIT_OK
+    from sensorkit.clock import read_boot_id
+
     now_ms = time.time_ns() // 1_000_000
-    for line in _outbox_lines(status, now_ms):
+    for line in _outbox_lines(status, now_ms) + held_lines(status.held, read_boot_id()):
         print(line)
     return EXIT_OK
 
@@ -139,6 +152,29 @@ def _outbox_lines(status: Any, now_ms: int) -> list[str]:
     if not status.uploaders:
         lines.append("no uploader has used this outbox yet")
     return lines
+
+
+def held_lines(held: Any, this_boot: str) -> list[str]:
+    """The readings held while the clock was not synchronised: this boot's wait, earlier boots' are stuck."""
+    lines = []
+    for boot in held:
+        span = f"taken over {_span(boot.span_s)}, the clock then said {local_time(boot.first_clock_ms)}"
+        if boot.boot_id == this_boot:
+            lines.append(f"held: {boot.count:,} reading(s) of this boot ({span}): they get their time and go to "
+                         "the uploaders once the clock is synchronised (`sensorkit doctor` says why it is not)")
+        else:
+            lines.append(f"held from an earlier boot {boot.boot_id}: {boot.count:,} reading(s) ({span}), never sent: "
+                         "that boot ended before its clock was synchronised, so their time cannot be known; "
+                         "`sensorkit outbox purge-held` deletes them")
+    return lines
+
+
+def _span(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _ago(when_ms: int | None, now_ms: int) -> str:

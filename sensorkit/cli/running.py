@@ -54,6 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import signal
     import threading
 
+    from sensorkit.holding import Timestamps
     from sensorkit.output import ConsoleOutput, JsonlOutput, NoOutput, OutputClosed
     from sensorkit.system import open_delivering
     from sensorkit.watchdog import Heartbeat
@@ -81,17 +82,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             output = NoOutput()
         closed = threading.Event()
 
-        def sink(readings: list[Any]) -> None:
-            if delivering is not None:
-                delivering.add(readings)  # first: a closed output never costs a reading
+        def show(readings: list[Any]) -> None:
             try:
                 output.write(readings)
             except OutputClosed:
                 closed.set()
                 stop.set()
 
-        sampler = system.sampler(sink)
+        # Every reading passes here: held while the clock is not synchronised, stamped right once it is.
+        # The outbox gets them first (a closed output never costs a reading); the console shows them live.
+        console = isinstance(output, ConsoleOutput)
+        sink = Timestamps(system.clock, outbox=delivering.outbox if delivering is not None else None,
+                          show=None if console else show, live=show if console else None)
+        sampler = system.sampler(sink.add)
         if isinstance(output, ConsoleOutput):
+            output.clock_note = sink.note
             output.status = sampler.status
             if delivering is not None:
                 output.delivery = delivering.progress
@@ -163,6 +168,7 @@ def _title(system: Any) -> str:
 def cmd_read(args: argparse.Namespace) -> int:
     import json
 
+    from sensorkit.clock import synchronized
     from sensorkit.output import format_value
 
     with build(args) as system:
@@ -172,6 +178,7 @@ def cmd_read(args: argparse.Namespace) -> int:
         doc = {
             "board": system.profile.name,
             "simulated": system.simulated,
+            "clock_synchronized": synchronized(system.clock),  # false: the timestamps below may be days off
             "readings": [r.to_dict() for _, rs in results if not isinstance(rs, Exception) for r in rs],
             "errors": [
                 {"sensor": h.name, "where": h.resolved.where(), "error": type(e).__name__, "message": str(e)}

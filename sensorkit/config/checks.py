@@ -10,6 +10,7 @@ import stat
 from collections.abc import Mapping
 from typing import Any
 
+from sensorkit.clock import CLOCK_MODES
 from sensorkit.config.model import DEVICE_KEYS, TOP_LEVEL, Config, DeviceConfig, SensorConfig
 from sensorkit.config.sensors import SensorChecks
 from sensorkit.config.text import suggest, type_name
@@ -120,8 +121,14 @@ class Checker(SensorChecks):
                          f"must be true or false (false: the serial console is off, so GPIO14/15 are free), "
                          f"got {type_name(console)}")
             console = True
+        clock = raw.get("clock", "auto")
+        if clock not in CLOCK_MODES:
+            self.problem(("device", "clock"), "[device] key 'clock'",
+                         f"must be \"ntp\" (readings wait until NTP has set the clock), \"trusted\" (a battery-"
+                         f"backed clock, or no NTP at all) or \"auto\" (ntp on a Raspberry Pi), got {type_name(clock)}")
+            clock = "auto"
         lines = {k[1]: v for k, v in self.lines.items() if len(k) == 2 and k[0] == "device"}
-        return DeviceConfig(board, buses, pins, onewire, lines, float(altitude), console)
+        return DeviceConfig(board, buses, pins, onewire, lines, float(altitude), console, clock)
 
     def _device_buses(self, raw: Any) -> dict[int, tuple[int, int]] | None:
         if raw is None:

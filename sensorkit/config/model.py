@@ -21,7 +21,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,30}[A-Za-z0-9])?$")
 NAME_RULE = "1-32 letters, digits, '_' or '-', starting and ending with a letter or digit"
 
 TOP_LEVEL = ("device", "sensor", "uploader", "outbox")
-DEVICE_KEYS = ("board", "i2c_buses", "gpio_pins", "onewire_pin", "altitude_m", "serial_console")
+DEVICE_KEYS = ("board", "i2c_buses", "gpio_pins", "onewire_pin", "altitude_m", "serial_console", "clock")
 COMMON_SENSOR_KEYS = ("name", "driver", "interval", "timeout", "enabled", "series", "simulate_fault", "power_pin",
                       "power_cycle_after", "device_class")
 # Keys each transport kind takes in [[sensor]]: I2C chips, GPIO devices, DHT sensors (one GPIO
@@ -66,6 +66,9 @@ class DeviceConfig:
     altitude_m: float = 0.0
     # False frees the serial console's pins (GPIO14/15), which a profile reserves for it.
     serial_console: bool = True
+    # "ntp": readings wait for the clock to be synchronised (sensorkit.holding); "trusted": a board with a
+    # battery-backed clock; "auto": ntp on a Raspberry Pi, trusted elsewhere (see sensorkit.clock.choose_clock).
+    clock: str = "auto"
 
 
 @dataclass(frozen=True)

@@ -162,7 +162,9 @@ def diagnose(options: Options, host: Host | None = None, *, clock: Any = None) -
     checks += state.check_outbox(host, config, state_dir, time.time_ns() // 1_000_000)
     if config is not None:
         checks += live.check_uploaders(config, state_dir, timeout_s=options.uploader_timeout_s)
-    checks.append(machine.check_clock(host, simulated=profile is not None and profile.simulated))
+    checks.append(machine.check_clock(host, simulated=profile is not None and profile.simulated,
+                                      mode=config.device.clock if config is not None else "auto",
+                                      board=profile.name if profile is not None else ""))
     checks += service.check_service(host, unit, config.source if config is not None else None)
 
     secrets = _secrets(config)

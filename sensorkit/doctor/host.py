@@ -9,8 +9,6 @@ not the fake one): `kernel_clock` and `systemctl` default to None there.
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import importlib
 import os
 import re
@@ -21,18 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-# adjtimex(2): the return value TIME_ERROR and the status bit STA_UNSYNC both mean "not synchronised".
-TIME_ERROR = 5
-STA_UNSYNC = 0x0040
+from sensorkit.clock import KernelClock, adjtimex_clock
+
 SYSTEMCTL_TIMEOUT_S = 10.0
-
-
-@dataclass(frozen=True)
-class KernelClock:
-    """What adjtimex(2) says of the system clock."""
-
-    synchronised: bool
-    max_error_us: int
 
 
 @dataclass(frozen=True)
@@ -56,33 +45,6 @@ def try_writing(directory: Path) -> None:
 
 def disk_free_bytes(directory: Path) -> int:
     return shutil.disk_usage(directory).free
-
-
-class _Timex(ctypes.Structure):
-    # struct timex up to `status` (the fields before it are a uint and four longs on every ABI),
-    # then room for the rest, which the kernel fills but this check does not read.
-    _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long), ("freq", ctypes.c_long),
-                ("maxerror", ctypes.c_long), ("esterror", ctypes.c_long), ("status", ctypes.c_int),
-                ("rest", ctypes.c_char * 256)]
-
-
-def adjtimex_clock() -> KernelClock | None:
-    """The kernel's NTP state (what `timedatectl`'s NTPSynchronized reports); None where there is no adjtimex.
-
-    Modes 0 only reads, so any user may ask. Whatever keeps the time (systemd-timesyncd,
-    chrony, ntpd) clears STA_UNSYNC once it has set the clock.
-    """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        call = libc.adjtimex
-    except (OSError, AttributeError):
-        return None
-    timex = _Timex()
-    state = call(ctypes.byref(timex))
-    if state < 0:
-        return None
-    return KernelClock(synchronised=state != TIME_ERROR and not timex.status & STA_UNSYNC,
-                       max_error_us=int(timex.maxerror))
 
 
 def run_systemctl(args: list[str]) -> str | None:

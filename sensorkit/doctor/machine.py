@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sensorkit.clock import TIMESYNC_FLAG
 from sensorkit.doctor.bootconfig import MODEL_FILTERS, W1_DEFAULT_PIN, BootConfig
 from sensorkit.doctor.checks import Check, fail, ok, warn
 
 W1_DEVICES = "/sys/bus/w1/devices"
-TIMESYNC_FLAG = "/run/systemd/timesync/synchronized"  # systemd-timesyncd creates it at its first sync
 # gpiozero pin factory -> the Python module it needs
 FACTORY_MODULES = {"lgpio": "lgpio", "rpigpio": "RPi.GPIO", "pigpio": "pigpio"}
 PIP_NAMES = {"lgpio": "lgpio", "rpigpio": "rpi-lgpio", "pigpio": "pigpio"}  # the same modules on PyPI
@@ -214,28 +214,37 @@ def _library_fix(apt: str, pip: str) -> str:
 
 
 # --------------------------------------------------------------------------- clock
-def check_clock(host: Any, *, simulated: bool = False) -> Check:
+def check_clock(host: Any, *, simulated: bool = False, mode: str = "auto", board: str = "") -> Check:
     """Synchronised: systemd-timesyncd's flag file under the root, else (real root only) the kernel's adjtimex.
 
     The flag works under a fake root and on Raspberry Pi OS, whose clock is set
     by systemd-timesyncd; the kernel's status also covers chrony and ntpd, and is
-    what `timedatectl` reports as NTPSynchronized.
+    what `timedatectl` reports as NTPSynchronized. Unsynchronised is a WARN:
+    readings are held until it is (`sensorkit.holding`), never sent with a wrong
+    time. `mode` is the config's `[device] clock` ("auto": ntp on a Raspberry Pi).
     """
     name = "clock"
-    fix = ("connect the network so NTP can reach its servers (UDP port 123); `timedatectl timesync-status` shows "
-           "what systemd-timesyncd is doing, and `sudo timedatectl set-ntp true` turns it on")
+    if simulated:
+        return ok(name, "the simulated board stamps readings with this machine's clock as it is (its NTP state "
+                  "is not asked, and nothing is held)")
+    if mode == "auto":
+        mode = "ntp" if board.startswith("raspberry-pi") else "trusted"
+    trusted = mode == "trusted"
+    fix = ("connect the network so NTP can reach its servers (UDP port 123) and turn on systemd-timesyncd: "
+           "`sudo timedatectl set-ntp true` (`timedatectl timesync-status` shows what it is doing); on a board "
+           "with a battery-backed real-time clock, or one that never has NTP, set `clock = \"trusted\"` in [device]")
     if host.path(TIMESYNC_FLAG).exists():
         return ok(name, f"synchronised ({TIMESYNC_FLAG} exists)")
     kernel = host.kernel_clock() if host.kernel_clock is not None else None
-    if kernel is None:
-        if host.fake:
-            return fail(name, f"not synchronised: no {TIMESYNC_FLAG}", fix)
-        return warn(name, "cannot tell whether the clock is synchronised (no timesyncd flag, no adjtimex)",
-                    "check with `timedatectl` that 'System clock synchronized' says yes")
-    if kernel.synchronised:
+    if kernel is not None and kernel.synchronised:
         return ok(name, f"synchronised (kernel NTP status; maximum error {kernel.max_error_us / 1000:.0f} ms)")
-    if simulated:  # a laptop or CI trying things out: worth knowing, not what stops a simulated run
-        return warn(name, "this machine's clock is not synchronised (the kernel's NTP status says so); on a Pi "
-                    "that would be a FAIL", fix)
-    return fail(name, "not synchronised (the kernel's NTP status says so): without a battery-backed clock the time "
-                "after a boot may be days off until NTP sets it", fix)
+    if kernel is None and not host.fake:
+        state = "cannot tell whether it is synchronised (no timesyncd flag, no adjtimex)"
+    else:
+        state = "not synchronised" + (f" (no {TIMESYNC_FLAG})" if kernel is None else
+                                      " (the kernel's NTP status says so)")
+    if trusted:
+        return ok(name, f"trusted ([device] clock = \"trusted\" or a board with its own clock): readings are "
+                  f"stamped with it as it is; {state}")
+    return warn(name, f"{state}: readings are held (with the monotonic time) and sent with their right time once "
+                "it is — after a boot without network a Pi's clock may be days off until NTP sets it", fix)

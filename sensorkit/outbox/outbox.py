@@ -54,7 +54,7 @@ from sensorkit.clock import SystemClock
 from sensorkit.errors import OutboxError, OutboxFull
 from sensorkit.outbox.codec import NO_CONTENTS, SeriesKey, classify, content_end, decode, series_key, stored_value
 from sensorkit.outbox.status import OutboxStatus, publish_snapshot, snapshot_path
-from sensorkit.outbox.writer import PRUNE_INTERVAL_S, WARNING_INTERVAL_S, Items, OutboxWriter
+from sensorkit.outbox.writer import PRUNE_INTERVAL_S, WARNING_INTERVAL_S, HeldItems, Items, OutboxWriter
 from sensorkit.readings import Reading
 
 __all__ = ["Outbox", "OutboxStatus", "PRUNE_INTERVAL_S"]
@@ -123,6 +123,7 @@ class Outbox:
         self._lock = threading.Lock()  # the queue in memory; never held during I/O
         self._write_lock = threading.RLock()  # the writer, in the order commits are taken from the queue
         self._pending: list[Reading] = []
+        self._pending_held: list[tuple[str, int, Reading]] = []  # to hold: boot id, monotonic ms, reading
         self._in_flight: dict[str, int] = {}  # uploader -> first id of the batch it is sending
         self._pending_since: float | None = None
         self._unsaved_drops: Counter[SeriesKey] = Counter()  # dropped from memory, not yet counted in the file
@@ -153,7 +154,7 @@ class Outbox:
         if not readings:
             return
         with self._lock:
-            first = not self._pending
+            first = not self._pending and not self._pending_held
             if first:
                 self._pending_since = self._clock.monotonic()
             self._pending.extend(readings)
@@ -169,12 +170,47 @@ class Outbox:
             except OutboxError:
                 pass  # reported by commit(); the readings wait in memory for the next try
 
+    def add_held(self, items: HeldItems) -> None:
+        """Queue readings taken while the clock was not synchronised, (boot id, monotonic ms, reading), to be
+        held: committed like `add`'s, to the held table, which no uploader sees (`release` moves them)."""
+        for _, _, reading in items:
+            if type(reading) is not Reading:
+                raise TypeError(f"the outbox takes Readings, not {type(reading).__name__}")
+            classify(reading.value)
+        if not items:
+            return
+        with self._lock:
+            first = not self._pending and not self._pending_held
+            if first:
+                self._pending_since = self._clock.monotonic()
+            self._pending_held.extend(items)
+            queued = len(self._pending) + len(self._pending_held)
+            excess = len(self._pending_held) - self._max_pending
+            if excess > 0:
+                dropped, self._pending_held = self._pending_held[:excess], self._pending_held[excess:]
+                keys = Counter(series_key(r) for _, _, r in dropped)
+                self._unsaved_drops.update(keys)
+                self._file.drops.note(f"more than max_pending={self._max_pending:,} held readings waited in "
+                                      "memory for a commit", Counter({key[0]: n for key, n in keys.items()}))
+        self._queued(first, queued)
+
+    def _queued(self, first: bool, queued: int) -> None:
+        """Wake the committer for what was queued, or commit now when there is none and it is due."""
+        if self._committer is not None:
+            if first or queued >= self._commit_batch:
+                self._wake.set()
+        elif self.due_in_s() <= 0:
+            try:
+                self.commit()
+            except OutboxError:
+                pass  # reported by commit(); the readings wait in memory for the next try
+
     def due_in_s(self) -> float:
         """Seconds until a commit is due; 0 when due now, inf when nothing is queued."""
         with self._lock:
-            if not self._pending and not self._unsaved_drops:
+            if not self._pending and not self._unsaved_drops and not self._pending_held:
                 return math.inf
-            if len(self._pending) >= self._commit_batch or self._pending_since is None:
+            if len(self._pending) + len(self._pending_held) >= self._commit_batch or self._pending_since is None:
                 return 0.0
             return max(0.0, self._pending_since + self._commit_interval_s - self._clock.monotonic())
 
@@ -187,21 +223,23 @@ class Outbox:
             self._check_open()
             with self._lock:
                 batch, self._pending = self._pending, []
+                held, self._pending_held = self._pending_held, []
                 drops, self._unsaved_drops = self._unsaved_drops, Counter()
                 self._pending_since = None
-            if not batch and not drops:
+            if not batch and not drops and not held:
                 return 0
             try:
                 try:
-                    self._file.write(batch, drops, sync=sync, in_flight=self._first_in_flight())
+                    self._file.write(batch, drops, sync=sync, in_flight=self._first_in_flight(), held=held)
                 except OutboxFull:
                     if not self._file.prune_delivered():
                         raise
                     # room was made by removing delivered readings
-                    self._file.write(batch, drops, sync=sync, in_flight=self._first_in_flight())
+                    self._file.write(batch, drops, sync=sync, in_flight=self._first_in_flight(), held=held)
             except OutboxError as exc:
                 with self._lock:
                     self._pending[:0] = batch
+                    self._pending_held[:0] = held
                     self._unsaved_drops.update(drops)
                     self._pending_since = self._clock.monotonic()  # try again one interval from now
                     self._trim_pending_locked()
@@ -214,6 +252,31 @@ class Outbox:
         for listener in list(self._listeners):
             listener()
         return len(batch)
+
+    def release(self, boot_id: str, stamp: Callable[[list[tuple[int, Reading]]], list[Reading]]) -> list[Reading]:
+        """Move every reading held from `boot_id` to the records, stamped by `stamp`, in one transaction.
+
+        `stamp` gets (monotonic ms, reading) in the order they were taken and returns them stamped; they
+        are committed (fsynced) after all queued so far, so call it before adding readings taken after them.
+        Returns them; OutboxError when the disk refused (they all stay held).
+        """
+        with self._write_lock:
+            self.commit()
+            rows = self._read(self._file.held_rows, boot_id)
+            if not rows:
+                return []
+            readings = stamp([(mono, reading) for _, mono, reading in rows])
+            try:
+                self._file.write(readings, Counter(), sync=True, in_flight=self._first_in_flight(),
+                                 release=(boot_id, max(held_id for held_id, _, _ in rows)))
+            except OutboxError as exc:
+                self._report_write_error(exc)
+                raise
+        log.info("outbox %s: %d held reading(s) stamped from the monotonic clock and queued for delivery",
+                 self.path, len(readings))
+        for listener in list(self._listeners):
+            listener()
+        return readings
 
     def add_commit_listener(self, listener: Callable[[], None]) -> None:
         """Call `listener()` after every commit (from the committing thread): how delivery learns of new readings."""

@@ -8,6 +8,16 @@ The versions (``PRAGMA user_version``):
    bytes with their media type, keyed by the reading's id; see
    `sensorkit.outbox.codec` for why beside the chunks, not in them), and a
    `media_type` column for dead letters. Numbers are stored exactly as in 1.
+3. held readings: the `held` table (readings taken while the system clock
+   was not synchronised, with the monotonic time and the boot they were
+   taken in; see `sensorkit.outbox.held`) and the `boot` table naming those
+   boots. No cursor reads them and no bound but their own touches them; they
+   move to the ordinary records, stamped right, once the clock is set. The
+   two tables are made by the first held reading (`HELD_SCHEMA`), not with
+   the file: a board whose clock is always right never has them, and the
+   pages every commit writes stay where they were in a file of schema 2.
+   The upgrade from 2 only sets the version, so that an older sensorkit,
+   which would never send held readings, refuses the file instead.
 
 The writer upgrades an older file when it opens it (`MIGRATIONS`, all steps
 in one transaction, so a kill leaves the file as it was and the next start
@@ -26,7 +36,7 @@ from sensorkit.errors import OutboxError
 log = logging.getLogger(__name__)
 
 APPLICATION_ID = 0x534B4F58  # "SKOX" in the file header: this SQLite file is a sensorkit outbox
-SCHEMA_VERSION = 2  # PRAGMA user_version; see the module docstring for what each version holds
+SCHEMA_VERSION = 3  # PRAGMA user_version; see the module docstring for what each version holds
 
 # Text and bytes values (schema 2): a row per reading whose series kind is text or bytes, removed with
 # the reading when the floor passes it.
@@ -34,6 +44,22 @@ CONTENT_TABLE = """CREATE TABLE content (
         reading_id INTEGER PRIMARY KEY,
         media_type TEXT,  -- of bytes; NULL for text
         value NOT NULL)  -- TEXT for text, BLOB for bytes"""
+
+# Held readings (schema 3): the boots they were taken in, and the readings themselves.
+BOOT_TABLE = """CREATE TABLE boot (
+        id INTEGER PRIMARY KEY,
+        boot_id TEXT NOT NULL UNIQUE)  -- /proc/sys/kernel/random/boot_id of that boot"""
+HELD_TABLE = """CREATE TABLE held (
+        id INTEGER PRIMARY KEY,  -- the order they were taken in, within a boot (with mono_ms)
+        boot INTEGER NOT NULL REFERENCES boot (id),
+        mono_ms INTEGER NOT NULL,  -- CLOCK_MONOTONIC when taken: its timestamp is made from this at the sync
+        clock_ms INTEGER NOT NULL,  -- what the unsynchronised wall clock said then (shown, never sent)
+        series_id INTEGER NOT NULL REFERENCES series (id),
+        value NOT NULL,  -- a number, or TEXT / BLOB for text and bytes
+        media_type TEXT)"""
+HELD_INDEX = "CREATE INDEX held_by_boot ON held (boot, mono_ms)"
+HELD_SCHEMA = tuple(sql.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1).replace(
+    "CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1) for sql in (BOOT_TABLE, HELD_TABLE, HELD_INDEX))
 
 SCHEMA = (
     """CREATE TABLE series (
@@ -81,6 +107,7 @@ SCHEMA = (
 # What takes a file from version v to v + 1, keyed by v; applied in order, in one transaction.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (CONTENT_TABLE, "ALTER TABLE dead_letter ADD COLUMN media_type TEXT"),
+    2: (),  # the held tables come with the first held reading (HELD_SCHEMA)
 }
 
 

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from sensorkit.errors import OutboxError
+from sensorkit.outbox import held as held_table
 from sensorkit.outbox.codec import stored_value
+from sensorkit.outbox.held import HeldStatus
 from sensorkit.outbox.store import (
     BUSY_TIMEOUT_S,
     HotIndex,
@@ -94,6 +96,7 @@ class OutboxStatus:
     last_write_error: str | None = None
     writer_pid: int | None = None  # set when the status comes from the running writer's snapshot
     as_of_ms: int | None = None  # when that snapshot was taken
+    held: tuple[HeldStatus, ...] = ()  # readings held while the clock was not synchronised, per boot
 
     def uploader(self, name: str) -> UploaderStatus:
         for status in self.uploaders:
@@ -157,6 +160,7 @@ def status_of(conn: sqlite3.Connection, path: Path, hot: HotIndex,
         dropped=sum(by_series.values()),
         dropped_by_series=tuple(sorted(by_series.items(), key=lambda item: (-item[1], item[0]))),
         uploaders=tuple(statuses),
+        held=held_table.summary(conn),
     )
 
 
@@ -183,6 +187,7 @@ def _load_snapshot(target: Path) -> OutboxStatus:
         UploaderStatus(**dict(u, dead_letter_reasons=tuple(map(tuple, u.get("dead_letter_reasons", ())))))
         for u in fields["uploaders"])
     fields["dropped_by_series"] = tuple((name, count) for name, count in fields["dropped_by_series"])
+    fields["held"] = tuple(HeldStatus(**h) for h in fields.get("held", ()))
     return OutboxStatus(**fields)
 
 
@@ -261,6 +266,12 @@ def retry_dead(path: str | os.PathLike[str], uploader: str | None = None) -> int
 def purge_dead(path: str | os.PathLike[str], uploader: str | None = None) -> int:
     """Delete dead letters for good; how many. Needs the writer stopped."""
     return _with_writer_stopped(path, "purge dead letters", delete_dead, uploader)
+
+
+def purge_held(path: str | os.PathLike[str], keep_boot: str | None) -> int:
+    """Delete the held readings of every boot but `keep_boot` (this one's); how many. Needs the writer stopped."""
+    return _with_writer_stopped(path, "purge held readings", lambda conn, p, boot: held_table.purge(conn, p, boot),
+                                keep_boot)
 
 
 def _with_writer_stopped(path: str | os.PathLike[str], action: str, change: Any, uploader: str | None) -> int:

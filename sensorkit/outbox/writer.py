@@ -17,7 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sensorkit.clock import synchronized
 from sensorkit.errors import OutboxError
+from sensorkit.outbox import held as held_table
 from sensorkit.outbox.chunks import Chunks
 from sensorkit.outbox.codec import (
     KIND_TEXT,
@@ -49,6 +51,8 @@ log = logging.getLogger("sensorkit.outbox")
 PRUNE_INTERVAL_S = 60.0  # how often delivered readings are removed: in bulk, not per batch
 WARNING_INTERVAL_S = 60.0  # repeated drop warnings are summed up this often
 Items = Sequence[tuple[int, Reading]]
+HeldItems = Sequence[tuple[str, int, Reading]]  # boot id, monotonic ms, the reading
+Release = tuple[str, int]  # boot id, the last held id moved to the records
 Statements = Sequence[tuple[str, Sequence[Any]]]
 
 
@@ -119,6 +123,10 @@ class OutboxWriter:
             self.series[sid], self._series_ids[key] = key, sid
         self.chunks = Chunks(db)
         self.floor, self.next_id = id_range(db)
+        self.held_count = held_table.count(db)
+        # Readings below this id include released held ones: no age bound until they are delivered.
+        row = db.execute("SELECT value FROM meta WHERE key = 'released_end'").fetchone()
+        self._released_end = int(row[0]) if row else 0
         stored = dict(db.execute("SELECT uploader, last_id FROM cursor"))
         for name, last_id in stored.items():
             if last_id >= self.next_id:
@@ -133,8 +141,9 @@ class OutboxWriter:
 
     # ------------------------------------------------------------------ readings
     def write(self, batch: Sequence[Reading], memory_drops: Counter[SeriesKey], *, sync: bool = False,
-              in_flight: int | None = None) -> None:
-        """One transaction: the batch, the bounds, pruning, and drops counted while the disk refused writes.
+              in_flight: int | None = None, held: HeldItems = (), release: Release | None = None) -> None:
+        """One transaction: the batch, the bounds, pruning, and drops counted while the disk refused writes;
+        readings to hold (`held`), and held readings moved to the records (`release`: the batch holds them).
 
         It is fsynced when `sync` or when the last fsync is `sync_interval_s` old.
         Readings from id `in_flight` on are being sent: the bounds leave them
@@ -165,9 +174,14 @@ class OutboxWriter:
             if contents:
                 db.executemany("INSERT INTO content (reading_id, media_type, value) VALUES (?, ?, ?)", contents)
             next_id = self.next_id + len(batch)
-            floor, drops = self._enforce_bounds(next_id, now, in_flight)
+            released_end = next_id if release is not None else self._released_end
+            floor, drops = self._enforce_bounds(next_id, now, in_flight, released_end)
             if memory_drops:
                 self._count_drops(Counter({series_id(key): n for key, n in memory_drops.items()}))
+            held_count, held_drops = self._hold(held, release, series_id)
+            if release is not None:
+                db.execute("INSERT INTO meta (key, value) VALUES ('released_end', ?) "
+                           "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (released_end,))
             db.execute("COMMIT")
         except (sqlite3.Error, OutboxError) as exc:
             self._rollback()
@@ -181,18 +195,48 @@ class OutboxWriter:
             if self._sync_interval_s > 0:
                 self._set_full_sync(False)
         self.next_id = next_id
+        self.held_count, self._released_end = held_count, released_end
         if full_sync:
             self._last_sync = now
         self._raise_floor(floor)
+        if held_drops:
+            drops[f"more than max_readings={self._max_readings:,} were held while the clock was not "
+                  "synchronised"] = held_drops
         for reason, by_series in drops.items():
             self.drops.note(reason, by_series)
+
+    def _hold(self, held: HeldItems, release: Release | None, series_id: Any) -> tuple[int, Counter[str]]:
+        """Inside the commit's transaction: store held readings, bound them, remove the released ones."""
+        if not held and release is None:
+            return self.held_count, Counter()
+        db = self._db
+        total, drops = self.held_count, Counter[str]()
+        if release is not None:
+            total -= db.execute(held_table.RELEASE, release).rowcount
+        by_boot: dict[str, list[tuple[int, Reading, int]]] = {}
+        for boot, mono, reading in held:
+            by_boot.setdefault(boot, []).append((mono, reading, series_id(series_key(reading))))
+        for boot, items in by_boot.items():
+            db.executemany(held_table.INSERT, held_table.insert_rows(held_table.boot_number(db, boot), items))
+            total += len(items)
+        excess = total - self._max_readings
+        if excess > 0:  # never silently: counted and warned about like any drop
+            counts = Counter(dict(held_table.oldest_by_series(db, excess)))
+            self._count_drops(counts)
+            db.execute(held_table.DROP_OLDEST, (excess,))
+            drops = Counter({self.series[sid][0]: n for sid, n in counts.items()})
+            total -= excess
+        return total, drops
+
+    def held_rows(self, boot_id: str) -> list[held_table.HeldRow]:
+        return held_table.rows_of_boot(self._db, self.series, boot_id)
 
     def _needed(self) -> int:
         """The first id some uploader still needs (every stored one when there are no uploaders)."""
         return max(self.floor, min(self.cursors.values()) + 1) if self.cursors else self.floor
 
-    def _enforce_bounds(self, next_id: int, now: float,
-                        in_flight: int | None = None) -> tuple[int, dict[str, Counter[str]]]:
+    def _enforce_bounds(self, next_id: int, now: float, in_flight: int | None = None,
+                        released_end: int = 0) -> tuple[int, dict[str, Counter[str]]]:
         """Inside the commit's transaction: move the floor past delivered, surplus and too old readings.
 
         Never past `in_flight`: those may arrive yet; they go at a later commit if still needed.
@@ -207,7 +251,8 @@ class OutboxWriter:
         if next_id - target > self._max_readings:
             target = next_id - self._max_readings
             reasons.append((f"the outbox holds at most max_readings={self._max_readings:,}", target))
-        young = self._first_young(target, next_id)
+        # Held readings just released may be older than max_age: they never had a chance, so they go first.
+        young = self._first_young(target, next_id) if target >= released_end else target
         if young > target:
             target = young
             reasons.append((f"readings older than max_age ({self._max_age_ms / 86_400_000:g} days) are dropped",
@@ -261,6 +306,8 @@ class OutboxWriter:
 
         `start` itself when the first reading stored from there is young: the usual case, one look.
         """
+        if not synchronized(self._clock):
+            return start  # a wrong clock (days ahead) would make every reading look old: no age until it is set
         cutoff = self._clock.time_ms() - self._max_age_ms
         first = True
         for row in self.chunks.iterate(start, next_id):

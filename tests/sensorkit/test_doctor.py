@@ -361,17 +361,38 @@ def test_doctor_a_refused_token_fails_and_never_shows_it(tmp_path, capsys, iobea
 
 
 # --------------------------------------------------------------------------- clock
-def test_doctor_clock_unsynchronised_under_a_fake_root(tmp_path):
+def test_doctor_clock_unsynchronised_on_a_pi_warns_that_readings_are_held(tmp_path):
+    """Not a FAIL: readings wait safely (held) until the clock is set; the fix names both ways out."""
     check = run(tmp_path, host_for(FakeRoot(tmp_path).model(PI5)), None)["clock"]
-    assert check.status is Status.FAIL and "timedatectl" in check.fix
+    assert check.status is Status.WARN and "held" in check.detail
+    assert "timedatectl set-ntp true" in check.fix and 'clock = "trusted"' in check.fix
+
+
+def test_doctor_clock_synchronised_by_timesyncd_under_a_fake_root(tmp_path):
+    check = run(tmp_path, host_for(FakeRoot(tmp_path).model(PI5).synced()), None)["clock"]
+    assert check.status is Status.OK and "synchronized exists" in check.detail
 
 
 def test_doctor_clock_from_the_kernel(tmp_path):
     fake = FakeRoot(tmp_path)
-    unsynced = check_clock(host_for(fake, kernel_clock=lambda: KernelClock(False, 16_000_000)))
-    synced = check_clock(host_for(fake, kernel_clock=lambda: KernelClock(True, 40_000)))
-    assert (unsynced.status, synced.status) == (Status.FAIL, Status.OK)
-    assert "40 ms" in synced.detail
+    unsynced = check_clock(host_for(fake, kernel_clock=lambda: KernelClock(False, 16_000_000)), board="raspberry-pi-4b")
+    synced = check_clock(host_for(fake, kernel_clock=lambda: KernelClock(True, 40_000)), board="raspberry-pi-4b")
+    assert (unsynced.status, synced.status) == (Status.WARN, Status.OK)
+    assert "40 ms" in synced.detail and "kernel's NTP status" in unsynced.detail
+
+
+@pytest.mark.parametrize(("mode", "board"), [("trusted", "raspberry-pi-4b"), ("auto", "generic-linux")])
+def test_doctor_clock_trusted_stays_ok_unsynchronised(tmp_path, mode, board):
+    check = check_clock(host_for(FakeRoot(tmp_path), kernel_clock=lambda: KernelClock(False, 16_000_000)),
+                        mode=mode, board=board)
+    assert check.status is Status.OK and "trusted" in check.detail and "not synchronised" in check.detail
+
+
+def test_doctor_clock_trusted_in_the_config_is_ok_on_a_pi(tmp_path):
+    config = write_config(tmp_path, '[[sensor]]\nname = "air"\ndriver = "sht3x"\n', board="raspberry-pi-5")
+    config.write_text(config.read_text().replace("[device]\n", '[device]\nclock = "trusted"\n'))
+    check = run(tmp_path, host_for(FakeRoot(tmp_path).model(PI5)), config)["clock"]
+    assert check.status is Status.OK and "trusted" in check.detail
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self"), reason="adjtimex is Linux's")

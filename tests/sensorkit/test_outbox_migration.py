@@ -1,7 +1,8 @@
-"""An outbox written by the schema-1 release opens, upgrades and drains; a newer one is refused, untouched.
+"""Outboxes written by the schema-1 and schema-2 releases open, upgrade and drain; a newer one is refused, untouched.
 
-`data/outbox_v1.sqlite` was written by that release's own `Outbox` (see
-`data/make_outbox_v1.py`, which also states what the file holds).
+`data/outbox_v1.sqlite` and `data/outbox_v2.sqlite` were written by those
+releases' own `Outbox` (see `data/make_outbox_v1.py` and `make_outbox_v2.py`,
+which also state what the files hold).
 """
 from __future__ import annotations
 
@@ -23,10 +24,12 @@ from sensorkit.outbox.status import dead_letters, read_status
 from sensorkit.outbox.store import SCHEMA_VERSION
 from sensorkit.readings import Reading
 from tests.sensorkit.data import make_outbox_v1 as v1
+from tests.sensorkit.data import make_outbox_v2 as v2
 from tests.sensorkit.test_cli import sensorkit
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = Path(__file__).with_name("data") / "outbox_v1.sqlite"
+FIXTURE_V2 = Path(__file__).with_name("data") / "outbox_v2.sqlite"
 AFTER_MS = v1.START_MS + 10 * v1.TOTAL  # a clock just after the old file's last reading
 
 
@@ -42,7 +45,7 @@ def old_file(tmp_path: Path) -> Path:
 
 def sql(path: Path, query: str) -> list[tuple]:
     # The committed file is read as immutable: read-only WAL mode would leave -wal and -shm files beside it.
-    mode = "immutable=1" if path == FIXTURE else "mode=ro"
+    mode = "immutable=1" if path in (FIXTURE, FIXTURE_V2) else "mode=ro"
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True)
     try:
         return conn.execute(query).fetchall()
@@ -67,7 +70,7 @@ def test_outbox_fixture_is_a_schema_1_file() -> None:
     assert sql(FIXTURE, "PRAGMA user_version") == [(1,)]
     assert not sql(FIXTURE, "SELECT 1 FROM sqlite_master WHERE name = 'content'")
     assert "media_type" not in [c[1] for c in sql(FIXTURE, "PRAGMA table_info(dead_letter)")]
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
 
 
 def test_outbox_old_file_is_read_as_it_is_before_the_upgrade(old_file: Path) -> None:
@@ -144,13 +147,13 @@ def test_outbox_upgrade_killed_midway_leaves_the_old_file_to_upgrade_again(old_f
         killed_before.append(said.group(1))
         version = sql(old_file, "PRAGMA user_version")[0][0]
         has_content = bool(sql(old_file, "SELECT 1 FROM sqlite_master WHERE name = 'content'"))
-        assert (version, has_content) in ((1, False), (2, True)), f"half upgraded, killed before {said.group(1)}"
-        assert version == 2 or not killed_before[-1].startswith("UPDATE"), killed_before
+        assert (version, has_content) in ((1, False), (3, True)), f"half upgraded, killed before {said.group(1)}"
+        assert version == 3 or not killed_before[-1].startswith("UPDATE"), killed_before
         with Outbox(old_file, v1.UPLOADERS, clock=FakeClock(wall_ms=AFTER_MS)) as outbox:  # upgrades, if still 1
             items = outbox.pending_batch("byteport", 10**6)
             assert [r for _, r in items] == [v1.reading(i - 1) for i in range(v1.CURSORS["byteport"] + 1,
                                                                               v1.TOTAL + 1)]
-        assert sql(old_file, "PRAGMA user_version") == [(2,)]
+        assert sql(old_file, "PRAGMA user_version") == [(3,)]
         assert len(dead_letters(old_file)) == len(v1.DEAD_LETTERS)
     assert any(s.startswith("CREATE TABLE content") for s in killed_before), killed_before
     assert any(s.startswith("ALTER TABLE dead_letter") for s in killed_before), killed_before
@@ -175,3 +178,81 @@ def test_outbox_newer_file_is_refused_untouched_with_what_to_do(tmp_path: Path) 
     shown = sensorkit("outbox", "status", "--state-dir", str(state), cwd=tmp_path)
     assert shown.returncode == 2 and message in shown.stderr and "Traceback" not in shown.stderr
     assert digest(path) == before
+
+
+# ---------------------------------------------------------------------- schema 2 (no held readings) to 3
+@pytest.fixture
+def v2_file(tmp_path: Path) -> Path:
+    state = tmp_path / "state-v2"
+    state.mkdir()
+    target = state / "outbox.sqlite"
+    shutil.copyfile(FIXTURE_V2, target)
+    return target
+
+
+def test_outbox_v2_fixture_is_a_schema_2_file() -> None:
+    assert sql(FIXTURE_V2, "PRAGMA user_version") == [(2,)]
+    assert sql(FIXTURE_V2, "SELECT 1 FROM sqlite_master WHERE name = 'content'")
+    assert not sql(FIXTURE_V2, "SELECT 1 FROM sqlite_master WHERE name IN ('held', 'boot')")
+
+
+def test_outbox_v2_file_is_read_as_it_is_before_the_upgrade(v2_file: Path) -> None:
+    before = digest(v2_file)
+    status = read_status(v2_file)
+    assert {u.name: u.waiting for u in status.uploaders} == {u: v2.TOTAL - c for u, c in v2.CURSORS.items()}
+    assert status.held == ()
+    shown = sensorkit("outbox", "status", "--state-dir", str(v2_file.parent), cwd=v2_file.parent.parent)
+    assert shown.returncode == 0 and "held" not in shown.stdout, shown.stderr
+    assert digest(v2_file) == before and sql(v2_file, "PRAGMA user_version") == [(2,)]
+
+
+def test_outbox_v2_file_upgrades_and_drains_in_order_then_holds(v2_file: Path, tmp_path: Path) -> None:
+    clock = FakeClock(wall_ms=v2.START_MS + 10 * v2.TOTAL)
+    Outbox(v2_file, v2.UPLOADERS, clock=clock).close()  # opening upgrades it
+    assert sql(v2_file, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    expected = [v1.reading(k) for k in range(v1.TOTAL)] + v2.extra()
+    with Outbox(v2_file, v2.UPLOADERS, clock=clock) as outbox:
+        items = outbox.pending_batch("byteport", 10**6)
+        assert [i for i, _ in items] == list(range(v2.CURSORS["byteport"] + 1, v2.TOTAL + 1))
+        assert [r for _, r in items] == expected[v2.CURSORS["byteport"]:]
+        assert (items[-1][1].value, items[-1][1].media_type) == (b"\xff\xd8\xff\xe0", "image/jpeg")
+        outbox.settled("byteport")
+        assert outbox.status().held == ()
+        # The upgraded file holds readings (its held tables come with the first), and releases them after the
+        # old ones.
+        late = Reading("door_note", "door", "note", "held", "", 5)
+        outbox.add_held([("boot-a", 7_000, late)])
+        outbox.commit()
+        assert [(h.boot_id, h.count) for h in outbox.status().held] == [("boot-a", 1)]
+        released = outbox.release("boot-a", lambda rows: [Reading(r.series, r.sensor, r.quantity, r.value, r.unit,
+                                                                  v2.START_MS + 10 * v2.TOTAL) for _, r in rows])
+        assert outbox.pending_batch("iobeam", 10)[-1] == (v2.TOTAL + 1, released[0])
+    assert sql(v2_file, "SELECT name FROM sqlite_master WHERE name IN ('held', 'boot') ORDER BY name") == [
+        ("boot",), ("held",)]
+    letters = dead_letters(v2_file)
+    assert [(d.uploader, d.reason, d.retry) for d in letters] == [(u, r, f) for u, _, r, f in v2.DEAD_LETTERS]
+    assert letters[-1].media_type == "image/jpeg"
+    fresh = tmp_path / "fresh.sqlite"
+    with Outbox(fresh, ["iobeam"], clock=clock) as new_outbox:
+        new_outbox.add_held([("boot-a", 7_000, late)])
+    assert layout(v2_file) == layout(fresh)
+    assert sql(v2_file, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_outbox_v2_upgrade_killed_midway_leaves_the_old_file_to_upgrade_again(v2_file: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    killed_before = []
+    for statement in range(1, 4):
+        shutil.copyfile(FIXTURE_V2, v2_file)
+        for leftover in (Path(f"{v2_file}-wal"), Path(f"{v2_file}-shm")):
+            leftover.unlink(missing_ok=True)
+        child = subprocess.run([sys.executable, "-c", MIGRATE_CHILD, str(v2_file), str(statement)], env=env,
+                               capture_output=True, text=True, timeout=60)
+        said = re.search(r"kill point: SIGKILL at \d+ ms inside a transaction, before: (.*)", child.stderr)
+        assert child.returncode == -9 and said, child.stderr
+        killed_before.append(said.group(1))
+        assert sql(v2_file, "PRAGMA user_version")[0][0] in (2, 3)
+        with Outbox(v2_file, v2.UPLOADERS, clock=FakeClock(wall_ms=v2.START_MS)) as outbox:
+            assert outbox.waiting("byteport") == v2.TOTAL - v2.CURSORS["byteport"]
+        assert sql(v2_file, "PRAGMA user_version") == [(3,)]
+    assert killed_before[-2:] == ["PRAGMA user_version = 3", "COMMIT"], killed_before
