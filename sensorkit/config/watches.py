@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from sensorkit.config.model import NAME_RE, NAME_RULE, WatchConfig
-from sensorkit.config.sensors import MAX_INTERVAL_S
+from sensorkit.config.sensors import interval_of
 from sensorkit.config.text import short, suggest, type_name
-from sensorkit.durations import FORMS, format_duration, parse_duration
+from sensorkit.durations import format_duration
 from sensorkit.readings import MEDIA_TYPE
 from sensorkit.uploaders.settings import UploaderConfig, byteport_name_problem
 
@@ -100,19 +100,9 @@ class WatchChecks:
             self.problem(path_key, label, "watched files go to Byteport, and there is no [uploader.byteport] table: "
                          "add one (namespace, key_env, device_uid; README: 'Sending readings to Byteport')")
 
-        interval_s = DEFAULT_WATCH_INTERVAL_S
-        if "interval" in raw:
-            try:
-                interval_s = parse_duration(raw["interval"])
-            except ValueError:
-                bad("interval", f"must be a duration such as {FORMS}, got {type_name(raw['interval'])}")
-            else:
-                if interval_s > MAX_INTERVAL_S:
-                    bad("interval", f"{format_duration(interval_s)} is longer than the longest interval, "
-                        f"{format_duration(MAX_INTERVAL_S)}: use 1w or less")
-                elif interval_s < MIN_WATCH_INTERVAL_S:
-                    bad("interval", f"{format_duration(interval_s)} is shorter than the shortest, "
-                        f"{format_duration(MIN_WATCH_INTERVAL_S)}: use 100ms or more")
+        interval_s = interval_of(raw, DEFAULT_WATCH_INTERVAL_S, MIN_WATCH_INTERVAL_S, bad,
+                                 lambda given: f"{given} is shorter than the shortest, "
+                                 f"{format_duration(MIN_WATCH_INTERVAL_S)}: use 100ms or more")
 
         compression = raw.get("compression", "none")
         if compression not in COMPRESSIONS or not isinstance(compression, str):

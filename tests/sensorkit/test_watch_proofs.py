@@ -112,6 +112,15 @@ def start(workdir: Path, emulator: Emulator, **options) -> Run:
     return Run(workdir, config(workdir, emulator, **options), SimpleNamespace(secret_env="BYTEPORT_KEY", secret=KEY))
 
 
+def make_outbound(workdir: Path, **files: str | bytes) -> Path:
+    """The watched directory, with `files` (name = content) in it."""
+    directory = workdir / "outbound"
+    directory.mkdir()
+    for name, content in files.items():
+        (directory / name).write_bytes(content.encode() if isinstance(content, str) else content)
+    return directory
+
+
 def until(run: Run, condition, what: str) -> None:
     """wait_until, failing at once (with what it said) when the run ended."""
     def check():
@@ -136,10 +145,7 @@ def record(workdir: Path) -> dict:
 
 
 def test_run_delivers_sensor_readings_and_watched_files_each_to_its_device(tmp_path, emulator):
-    outbound = tmp_path / "outbound"
-    outbound.mkdir()
-    (outbound / "status").write_text("all well")
-    (outbound / "snap").write_bytes(PICTURE)
+    outbound = make_outbound(tmp_path, status="all well", snap=PICTURE)
     run = start(tmp_path, emulator)
     until(run, lambda: emulator.values("camera-1", "status") == ["all well"], "the text file at the server")
     (outbound / "status").write_text("door open")
@@ -160,9 +166,7 @@ def test_run_delivers_sensor_readings_and_watched_files_each_to_its_device(tmp_p
 
 
 def test_watched_files_changed_during_an_outage_arrive_once_it_is_over(tmp_path, emulator):
-    outbound = tmp_path / "outbound"
-    outbound.mkdir()
-    (outbound / "status").write_text("before")
+    outbound = make_outbound(tmp_path, status="before")
     run = start(tmp_path, emulator)
     until(run, lambda: emulator.values("camera-1", "status") == ["before"], "the first file at the server")
 
@@ -181,10 +185,7 @@ def test_watched_files_changed_during_an_outage_arrive_once_it_is_over(tmp_path,
 
 
 def test_kill_9_loses_no_watched_file_and_a_restart_does_not_send_unchanged_ones_again(tmp_path, emulator):
-    outbound = tmp_path / "outbound"
-    outbound.mkdir()
-    (outbound / "status").write_text("v1")
-    (outbound / "snap").write_bytes(PICTURE)
+    outbound = make_outbound(tmp_path, status="v1", snap=PICTURE)
     first = start(tmp_path, emulator)
     until(first, lambda: emulator.values("camera-1", "status") == ["v1"] and emulator.points("camera-1", "snap"),
                "the files at the server")
@@ -223,9 +224,7 @@ def test_kill_9_loses_no_watched_file_and_a_restart_does_not_send_unchanged_ones
 
 
 def test_a_config_of_only_watches_runs_and_delivers(tmp_path, emulator):
-    outbound = tmp_path / "outbound"
-    outbound.mkdir()
-    (outbound / "status").write_text("only files here")
+    outbound = make_outbound(tmp_path, status="only files here")
     run = start(tmp_path, emulator, sensors=False)
     until(run, lambda: emulator.values("camera-1", "status") == ["only files here"], "the file at the server")
     (outbound / "count").write_text("1")

@@ -67,6 +67,13 @@ def clock():
 
 
 @pytest.fixture
+def state_dir(tmp_path):
+    directory = tmp_path / "state"
+    directory.mkdir()
+    return directory
+
+
+@pytest.fixture
 def files(tmp_path):
     directory = tmp_path / "files"
     directory.mkdir()
@@ -239,9 +246,7 @@ def test_watching_a_disabled_watch_does_not_look(files, clock):
 
 # ---------------------------------------------------------------------------------------- the record
 
-def test_watching_record_is_written_after_the_commit_and_a_restart_sends_only_what_changed(files, tmp_path, clock):
-    state_dir = tmp_path / "state"
-    state_dir.mkdir()
+def test_watching_record_is_written_after_the_commit_and_a_restart_sends_only_what_changed(files, state_dir, clock):
     settled(files / "aa", "1")
     settled(files / "bb", "2")
     commits = Commits()
@@ -260,10 +265,8 @@ def test_watching_record_is_written_after_the_commit_and_a_restart_sends_only_wh
     assert {k: r.value for k, r in sink.take().items()} == {"bb": "3"}  # a: unchanged, not sent again
 
 
-def test_watching_nothing_is_recorded_while_the_commit_fails_and_nothing_is_handed_on_twice(files, tmp_path, clock,
+def test_watching_nothing_is_recorded_while_the_commit_fails_and_nothing_is_handed_on_twice(files, state_dir, clock,
                                                                                           caplog):
-    state_dir = tmp_path / "state"
-    state_dir.mkdir()
     settled(files / "aa", "1")
     commits = Commits()
     commits.failing = True
@@ -282,10 +285,8 @@ def test_watching_nothing_is_recorded_while_the_commit_fails_and_nothing_is_hand
     assert "aa" in json.loads(state_path(state_dir, "files").read_text())["files"]
 
 
-def test_watching_a_kill_before_the_record_sends_the_file_again(files, tmp_path, clock):
+def test_watching_a_kill_before_the_record_sends_the_file_again(files, state_dir, clock):
     """A run killed after handing a file on but before its record: the restart sends it again (no loss)."""
-    state_dir = tmp_path / "state"
-    state_dir.mkdir()
     settled(files / "aa", "1")
     sink = Sink()
 
@@ -298,10 +299,8 @@ def test_watching_a_kill_before_the_record_sends_the_file_again(files, tmp_path,
     assert list(sink.take()) == ["aa"]
 
 
-def test_watching_a_record_of_another_directory_or_device_or_a_broken_one_is_not_used(files, tmp_path, clock,
+def test_watching_a_record_of_another_directory_or_device_or_a_broken_one_is_not_used(files, state_dir, clock,
                                                                                     caplog):
-    state_dir = tmp_path / "state"
-    state_dir.mkdir()
     settled(files / "aa", "1")
     sink = Sink()
     Watching([watch(files)], sink, clock=clock, commit=Commits(), state_dir=state_dir).poll()
