@@ -15,7 +15,10 @@ mtime, SHA-256) in `<state dir>/watch-<name>.json`, a small file replaced
 atomically, written only after the outbox committed (and fsynced) the
 readings it records. A kill -9 in between sends a file again after the
 restart; nothing is ever recorded that was not committed, so nothing is
-lost. Without an outbox (a run that only prints) the state is in memory.
+lost. (A power cut, unlike a kill, can still lose a file in one case: the
+outbox's committer thread took it first and has not fsynced it yet, within
+the outbox's sync_interval; `commit(sync=True)` has nothing left to sync.)
+Without an outbox (a run that only prints) the state is in memory.
 
 Where the readings go: the Byteport uploader gets `routes` (watch name ->
 device uid and compression, `uploader_options`); uploaders that cannot
