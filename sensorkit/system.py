@@ -461,6 +461,7 @@ def open_delivering(
     from sensorkit.delivery import Delivery
     from sensorkit.outbox import Outbox
     from sensorkit.uploaders import build_uploader
+    from sensorkit.watching import skipping_files, uploader_options
 
     settings = config.outbox
     outbox = Outbox(
@@ -474,7 +475,9 @@ def open_delivering(
         for uploader_config in uploaders:
             extra = ({"sensors": config.enabled_sensors, "board": board or config.device.board}
                      if uploader_config.spec.wants_sensors else {})
-            uploader = build_uploader(uploader_config, state_dir, session=session, clock=clock, **extra)
+            extra.update(uploader_options(config, uploader_config))  # [[watch]]: Byteport's routes
+            uploader = skipping_files(uploader_config, build_uploader(uploader_config, state_dir, session=session,
+                                                                      clock=clock, **extra))
             built.append(uploader)
             deliveries.append(Delivery(
                 outbox, uploader_config.name, uploader, clock=clock, batch_size=uploader_config["batch_size"],

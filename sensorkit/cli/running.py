@@ -58,6 +58,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sensorkit.output import ConsoleOutput, JsonlOutput, NoOutput, OutputClosed
     from sensorkit.system import open_delivering
     from sensorkit.watchdog import Heartbeat
+    from sensorkit.watching import watching_for
 
     log = logging.getLogger("sensorkit")
     output_kind = args.output or ("console" if sys.stdout.isatty() else "jsonl")
@@ -95,6 +96,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         sink = Timestamps(system.clock, outbox=delivering.outbox if delivering is not None else None,
                           show=None if console else show, live=show if console else None)
         sampler = system.sampler(sink.add)
+        watching = watching_for(system.config, sink.add, delivering=delivering, state_dir=state_dir,
+                                clock=system.clock)
         if isinstance(output, ConsoleOutput):
             output.clock_note = sink.note
             output.status = sampler.status
@@ -119,8 +122,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                  state_dir or "(none: no uploader)")
         if delivering is not None:
             delivering.start()
-        worker = threading.Thread(target=sampler.run, args=(stop, args.duration), name="sampler", daemon=True)
+        # A config of only [[watch]] tables: the watches are the run's worker.
+        sampling = bool(system.config.enabled_sensors)
+        worker = threading.Thread(target=sampler.run if sampling else watching.run, args=(stop, args.duration),
+                                  name="sampler" if sampling else "watching", daemon=True)
         worker.start()
+        if sampling:
+            watching.start()
         # Under systemd: READY=1 now, then STATUS= and the watchdog's WATCHDOG=1 while the threads make
         # progress, STOPPING=1 at the end. Outside systemd it does nothing.
         heartbeat = Heartbeat.from_environ(sampler, delivering)
@@ -140,6 +148,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             heartbeat.stop()
             stop.set()
             worker.join(2.0)
+            watching.stop()
             stuck = sampler.stop(timeout_s=2.0)
             if delivering is not None:
                 caught_up = delivering.close(drain_timeout_s=DRAIN_TIMEOUT_S)

@@ -8,21 +8,28 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from sensorkit.clock import CLOCK_MODES
 from sensorkit.config.model import DEVICE_KEYS, TOP_LEVEL, Config, DeviceConfig, SensorConfig
 from sensorkit.config.sensors import SensorChecks
 from sensorkit.config.text import suggest, type_name
+from sensorkit.config.watches import WatchChecks
 from sensorkit.durations import format_duration
 from sensorkit.uploaders.settings import ENV, OUTBOX_KEYS, SECRET, SECRET_FILE, UPLOADERS, Key, UploaderConfig, coerce
 
 
-class Checker(SensorChecks):
-    """Walks the parsed TOML, collecting every problem with its line."""
+class Checker(SensorChecks, WatchChecks):
+    """Walks the parsed TOML, collecting every problem with its line.
 
-    def __init__(self, source: str, lines: dict[tuple[Any, ...], int], environ: Mapping[str, str]) -> None:
+    `base_dir` is where relative paths in the file start from: the config file's directory.
+    """
+
+    def __init__(self, source: str, lines: dict[tuple[Any, ...], int], environ: Mapping[str, str],
+                 base_dir: Path | None = None) -> None:
         self.source = source
+        self.base_dir = Path(base_dir if base_dir is not None else Path.cwd()).absolute()
         self.lines = lines
         self.environ = environ
         self.problems: list[str] = []
@@ -50,12 +57,16 @@ class Checker(SensorChecks):
         sensors = self.check_sensors(data.get("sensor", []))
         uploaders = self.check_uploaders(data.get("uploader", {}))
         self.check_series_rules(sensors, uploaders)
+        raw_uploaders = data.get("uploader", {})
+        watches = self.check_watches(
+            data.get("watch", []), next((u for u in uploaders if u.name == "byteport"), None),
+            isinstance(raw_uploaders, dict) and "byteport" in raw_uploaders, {s.name for s in sensors})
         outbox = self.check_keys(("outbox",), "[outbox]", OUTBOX_KEYS, data.get("outbox", {}))
         warnings = tuple(self.warnings) + tuple(
             f"{self.source}:{line}: {message}" if line else f"{self.source}: {message}"
             for uploader in uploaders if uploader.enabled for line, message in uploader.warnings())
         return Config(source=self.source, device=device, sensors=tuple(sensors), uploaders=tuple(uploaders),
-                      outbox=outbox, warnings=warnings)
+                      outbox=outbox, warnings=warnings, watches=tuple(watches))
 
     def check_keys(self, path: tuple[str, ...], label: str, keys: tuple[Key, ...], raw: Any) -> dict[str, Any]:
         """Defaults overlaid with the checked values of a table of settings."""

@@ -53,7 +53,7 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
         raise ConfigError(f"{path}: not readable by this user — check its permissions") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason}) — save it as UTF-8") from None
-    config = parse_config(text, str(path), environ)
+    config = parse_config(text, str(path), environ, base_dir=path.absolute().parent)
     secret = _secret_in_file(config)
     if secret is not None:
         try:
@@ -126,7 +126,9 @@ def _end_error_line(message: str, text: str) -> int:
     return len(lines)
 
 
-def parse_config(text: str, source: str = "<config>", environ: Mapping[str, str] | None = None) -> Config:
+def parse_config(text: str, source: str = "<config>", environ: Mapping[str, str] | None = None, *,
+                 base_dir: Path | None = None) -> Config:
+    """Check a config's text; `base_dir` (default: the working directory) is where relative paths start."""
     text = text.removeprefix("\ufeff")  # a byte-order mark, as some Windows editors write
     try:
         data = _toml_loads(text)
@@ -136,7 +138,7 @@ def parse_config(text: str, source: str = "<config>", environ: Mapping[str, str]
         raise ConfigError(
             f"{source}: arrays or tables nested too deeply to read — a config never needs more "
             "than two or three levels; look for a long run of [ or { brackets") from None
-    checker = Checker(source, key_lines(text), os.environ if environ is None else environ)
+    checker = Checker(source, key_lines(text), os.environ if environ is None else environ, base_dir)
     config = checker.check(data)
     if checker.problems:
         raise config_error(checker.problems)

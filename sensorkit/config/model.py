@@ -20,7 +20,7 @@ SYSTEM_CONFIG = Path("/etc/sensorkit") / CONFIG_NAME
 NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,30}[A-Za-z0-9])?$")
 NAME_RULE = "1-32 letters, digits, '_' or '-', starting and ending with a letter or digit"
 
-TOP_LEVEL = ("device", "sensor", "uploader", "outbox")
+TOP_LEVEL = ("device", "sensor", "watch", "uploader", "outbox")
 DEVICE_KEYS = ("board", "i2c_buses", "gpio_pins", "onewire_pin", "altitude_m", "serial_console", "clock")
 COMMON_SENSOR_KEYS = ("name", "driver", "interval", "timeout", "enabled", "series", "simulate_fault", "power_pin",
                       "power_cycle_after", "device_class")
@@ -56,6 +56,22 @@ class SensorConfig:
 
 
 @dataclass(frozen=True)
+class WatchConfig:
+    """One `[[watch]]` table: a directory whose added and changed files go to Byteport (sensorkit.watching)."""
+
+    name: str  # the readings' `sensor`: how the Byteport uploader finds the device uid
+    path: Path  # absolute; checked to be a directory at load (when enabled)
+    device_uid: str
+    interval_s: float = 5.0
+    compression: str | None = None  # None, "gzip" (a zlib stream, as the reference client) or "bzip2"
+    media_type: str | None = None  # of files sent as bytes; None: guessed from the name
+    pattern: str = "*"
+    enabled: bool = True
+    line: int | None = None
+    key_lines: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class DeviceConfig:
     board: str = "auto"
     i2c_buses: Mapping[int, tuple[int, int]] | None = None
@@ -78,12 +94,17 @@ class Config:
     sensors: tuple[SensorConfig, ...]
     uploaders: tuple[UploaderConfig, ...] = ()
     outbox: Mapping[str, Any] = field(default_factory=lambda: {k.name: k.default for k in OUTBOX_KEYS})
+    watches: tuple[WatchConfig, ...] = ()
     # Not problems, but worth telling: a secret others can read, a token sent in clear text.
     warnings: tuple[str, ...] = ()
 
     @property
     def enabled_sensors(self) -> tuple[SensorConfig, ...]:
         return tuple(s for s in self.sensors if s.enabled)
+
+    @property
+    def enabled_watches(self) -> tuple[WatchConfig, ...]:
+        return tuple(w for w in self.watches if w.enabled)
 
     @property
     def enabled_uploaders(self) -> tuple[UploaderConfig, ...]:
@@ -93,19 +114,22 @@ class Config:
         return next((u for u in self.uploaders if u.name == name), None)
 
     def require_inputs(self) -> None:
-        """Raise ConfigError when nothing would produce a reading (no enabled sensor).
+        """Raise ConfigError when nothing would produce a reading (no enabled sensor or [[watch]]).
 
         Sampling commands call this; a config that only names uploaders is still fine for
-        `register`. (Watched directories, when they come, count as inputs too.)
+        `register`. Watched directories count as inputs: a config of only [[watch]] runs.
         """
-        if self.enabled_sensors:
+        if self.enabled_sensors or self.enabled_watches:
             return
-        if self.sensors:
+        if self.watches and not self.sensors:
+            what = f"all {len(self.watches)} [[watch]] table(s) have enabled = false: set enabled = true on one"
+        elif self.sensors:
             what = (f"all {len(self.sensors)} sensor(s) have enabled = false: set enabled = true on "
                     "at least one")
         else:
             what = ("it has no [[sensor]] table: add one, e.g.\n\n    [[sensor]]\n    name = \"air\"\n"
-                    "    driver = \"sht3x\"\n    address = 0x44\n\n(README: 'Configuration')")
+                    "    driver = \"sht3x\"\n    address = 0x44\n\nor a [[watch]] table with the path of a directory "
+                    "(README: 'Configuration')")
         raise ConfigError(f"{self.source}: nothing to read — {what}")
 
 

@@ -1,7 +1,7 @@
 """Checking `[[sensor]]` tables: driver, transport keys, options from the catalog, interval, series."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from sensorkit.catalog import BOOL, CHOICE, DRIVERS, DURATION, FLOAT, INT, STR, TABLE, DriverSpec
 from sensorkit.config.model import COMMON_SENSOR_KEYS, NAME_RE, NAME_RULE, TRANSPORT_KEYS, SensorConfig
@@ -13,6 +13,25 @@ from sensorkit.durations import FORMS, format_duration, parse_duration
 MAX_INTERVAL_S = 7 * 86400.0
 # With a power_pin and no power_cycle_after: the supply is cycled after this many failed reads in a row.
 DEFAULT_POWER_CYCLE_AFTER = 3
+
+
+def interval_of(raw: dict[str, Any], default_s: float, shortest_s: float, bad: Any,
+                too_short: Callable[[str], str]) -> float:
+    """The table's `interval` in seconds (`default_s` when not given); a problem for `bad` when it is no
+    duration, longer than MAX_INTERVAL_S or shorter than `shortest_s` (`too_short(given)` says why)."""
+    if "interval" not in raw:
+        return default_s
+    try:
+        interval_s = parse_duration(raw["interval"])
+    except ValueError:
+        bad("interval", f"must be a duration such as {FORMS}, got {type_name(raw['interval'])}")
+        return default_s
+    if interval_s > MAX_INTERVAL_S:
+        bad("interval", f"{format_duration(interval_s)} is longer than the longest interval, "
+            f"{format_duration(MAX_INTERVAL_S)}: use 1w or less")
+    elif interval_s < shortest_s:
+        bad("interval", too_short(format_duration(interval_s)))
+    return interval_s
 
 
 class SensorChecks:
@@ -108,24 +127,11 @@ class SensorChecks:
         # Options first (the shortest interval depends on them), their problems reported after the rest.
         option_problems: list[tuple[str, str]] = []
         options = self._options(raw, spec, lambda key, message: option_problems.append((key, message)))
-        interval_s = spec.default_interval_s
-        if "interval" in raw:
-            try:
-                interval_s = parse_duration(raw["interval"])
-            except ValueError:
-                bad("interval", f"must be a duration such as {FORMS}, got {type_name(raw['interval'])}")
-            else:
-                shortest = spec.min_interval(options)
-                if interval_s > MAX_INTERVAL_S:
-                    bad("interval", f"{format_duration(interval_s)} is longer than the longest interval, "
-                        f"{format_duration(MAX_INTERVAL_S)}: use 1w or less")
-                elif interval_s < shortest:
-                    bad(
-                        "interval",
-                        f"{format_duration(interval_s)} is faster than a {spec.name} can measure"
-                        + (" with these options" if spec.timing else "")
-                        + f"; use {format_duration(shortest)} or more",
-                    )
+        shortest = spec.min_interval(options)
+        interval_s = interval_of(
+            raw, spec.default_interval_s, shortest, bad,
+            lambda given: f"{given} is faster than a {spec.name} can measure"
+            + (" with these options" if spec.timing else "") + f"; use {format_duration(shortest)} or more")
 
 
         timeout_s = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -109,12 +110,15 @@ def test_run_with_the_example_delivers_what_the_read_api_gives_back(tmp_path, em
     text = EXAMPLE.read_text()
     assert "127.0.0.1:8000" in text and "--namespace greenhouse" in text
     config = write(tmp_path / "byteport.toml", text.replace("127.0.0.1:8000", f"127.0.0.1:{port}"))
+    shutil.copytree(EXAMPLE.with_name("byteport-files"), tmp_path / "byteport-files")  # its [[watch]]
     run = sensorkit("run", "--simulate", "-c", str(config), "--duration", "3", "--output", "jsonl",
                     "--state-dir", str(tmp_path / "state"), cwd=tmp_path, env_extra={"BYTEPORT_KEY": emulator.key})
     assert run.returncode == 0, run.stderr
     taken = [json.loads(line) for line in run.stdout.splitlines()]
     assert {r["series"] for r in taken} == {"air_temperature", "air_humidity", "soil_temperature",
-                                            "soil_humidity", "door"}
+                                            "soil_humidity", "door", "status"}
+    [status] = [r for r in taken if r["sensor"] == "byteport-files"]  # the watched directory's file
+    assert status["value"] == (tmp_path / "byteport-files" / "status").read_text()
     reader = emulator.reader("greenhouse-pi")
     for series in {r["series"] for r in taken}:
         answer = reader.load_timeseries_data("greenhouse", "greenhouse-pi", series, timedelta_hours=1)
@@ -125,7 +129,9 @@ def test_run_with_the_example_delivers_what_the_read_api_gives_back(tmp_path, em
 
 
 def test_validate_shows_the_byteport_uploader(tmp_path):
-    config = write(tmp_path / "sensorkit.toml", EXAMPLE.read_text() + 'method = "get"\n')
+    text = EXAMPLE.read_text().replace("[[watch]]", 'method = "get"\n\n[[watch]]')
+    config = write(tmp_path / "sensorkit.toml", text)
+    shutil.copytree(EXAMPLE.with_name("byteport-files"), tmp_path / "byteport-files")
     result = sensorkit("validate", "-c", str(config), "-v", cwd=tmp_path, env_extra={"BYTEPORT_KEY": "k3y"})
     assert result.returncode == 0, result.stderr
     assert "byteport         to http://127.0.0.1:8000/, batches of up to 1,000" in result.stdout

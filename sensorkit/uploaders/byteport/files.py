@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
 from sensorkit.clock import SystemClock
 from sensorkit.errors import UploadError
+from sensorkit.filechanges import Change, ChangeDetector, FileState
 from sensorkit.uploaders.settings import byteport_name_problem
 
 log = logging.getLogger(__name__)
@@ -31,34 +31,33 @@ def read_text(path: str | os.PathLike[str]) -> str:
                          "base64_encode_and_store_file") from None
 
 
-def _entries(directory: Path) -> Iterator[os.DirEntry[str]]:
-    found = []
-    with os.scandir(directory) as entries:
-        for entry in entries:
-            try:
-                if entry.is_file():
-                    found.append((entry.stat().st_mtime_ns, entry.name, entry))
-            except OSError:
-                continue  # removed while we looked
-    # Oldest first, as the reference client listed them; by name when two share an mtime.
-    yield from (entry for _, _, entry in sorted(found, key=lambda f: f[:2]))
+def _problem_of(name: str) -> str | None:
+    why = byteport_name_problem(name)
+    return f"the file name is not a Byteport field name: it {why}" if why else None
+
+
+def _detector(directory: str | os.PathLike[str]) -> ChangeDetector:
+    # Every file, hidden ones too (their names are refused, and said so): the reference client's listing.
+    return ChangeDetector(directory, pattern=None, name_problem=_problem_of)
+
+
+def _text(change: Change, problems: dict[str, str]) -> str | None:
+    try:
+        return change.content.decode("utf-8")
+    except UnicodeDecodeError:
+        problems[change.name] = "its content is not UTF-8 text (store it with base64_encode_and_store_file)"
+        return None
 
 
 def read_directory(directory: str | os.PathLike[str]) -> tuple[dict[str, str], dict[str, str]]:
     """({field: text} of the directory's files, {name: why it was skipped}); subdirectories are not entered."""
-    data: dict[str, str] = {}
-    problems: dict[str, str] = {}
-    for entry in _entries(Path(directory)):
-        why = byteport_name_problem(entry.name)
-        if why:
-            problems[entry.name] = f"the file name is not a Byteport field name: it {why}"
-            continue
-        try:
-            data[entry.name] = read_text(entry.path)
-        except ValueError:
-            problems[entry.name] = "its content is not UTF-8 text (store it with base64_encode_and_store_file)"
-        except OSError as exc:
-            problems[entry.name] = f"it cannot be read: {exc.strerror}"
+    scan = _detector(directory).scan({})
+    problems = {problem.name: problem.why for problem in scan.problems}
+    data = {}
+    for change in scan.changes:
+        text = _text(change, problems)
+        if text is not None:
+            data[change.name] = text
     return data, problems
 
 
@@ -80,35 +79,41 @@ class DirectoryPoller:
         self.device_uid = device_uid
         self._clock = clock if clock is not None else SystemClock()
         self._warn_once = warn_once or (lambda name, why: log.warning("Byteport: skipping %r: %s", name, why))
-        self._stored: dict[str, str] = {}  # field -> the content the server has
-        self._pending: dict[str, tuple[str, int]] = {}  # field -> (content, ms first seen)
+        self._detector = _detector(directory)
+        self._stored: dict[str, FileState] = {}  # field -> the state of the content the server has
+        self._pending: dict[str, tuple[str, int, FileState]] = {}  # field -> (content, ms first seen, state)
         self._failing = False
 
     @property
     def pending(self) -> dict[str, str]:
         """Fields with content not stored yet (a failed store's), and that content."""
-        return {name: content for name, (content, _) in self._pending.items()}
+        return {name: content for name, (content, _, _) in self._pending.items()}
 
     def poll(self) -> list[str]:
         """Look once and store what changed; the fields stored (a failed store is logged, and kept)."""
         try:
-            current, problems = read_directory(self.directory)
+            scan = self._detector.scan(self._stored)
         except OSError as exc:
             self._failed(f"cannot read the directory {self.directory}: {exc.strerror}")
             return []
+        problems = {problem.name: problem.why for problem in scan.problems}
+        now_ms = self._clock.time_ms()
+        for name in scan.removed(self._stored):
+            del self._stored[name]  # removed: when it comes back, it is added again
+        for name, state in scan.unchanged.items():
+            self._stored[name] = state
+            self._pending.pop(name, None)  # changed back to what the server has
+        for change in scan.changes:
+            content = _text(change, problems)
+            if content is None:
+                continue
+            seen = self._pending.get(change.name)
+            first_ms = seen[1] if seen is not None and seen[0] == content else now_ms
+            self._pending[change.name] = (content, first_ms, change.state)
         for name, why in problems.items():
             self._warn_once(name, why)
-        now_ms = self._clock.time_ms()
-        for name in set(self._stored) - set(current):
-            del self._stored[name]  # removed: when it comes back, it is added again
-        for name, content in current.items():
-            seen = self._pending.get(name)
-            if self._stored.get(name) == content:
-                self._pending.pop(name, None)  # changed back to what the server has
-            elif seen is None or seen[0] != content:
-                self._pending[name] = (content, now_ms)
         by_time: dict[int, dict[str, str]] = {}
-        for name, (content, ms) in self._pending.items():
+        for name, (content, ms, _) in self._pending.items():
             by_time.setdefault(ms, {})[name] = content
         stored: list[str] = []
         for ms in sorted(by_time):
@@ -119,9 +124,8 @@ class DirectoryPoller:
                 self._failed(f"could not store {', '.join(sorted(data))} from {self.directory} ({exc}); trying "
                              "again at the next poll")
                 break
-            for name, content in data.items():
-                self._stored[name] = content
-                del self._pending[name]
+            for name in data:
+                self._stored[name] = self._pending.pop(name)[2]
             stored.extend(data)
         else:
             if self._failing:
