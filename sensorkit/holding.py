@@ -95,14 +95,23 @@ class Timestamps:
         """Take readings from a source: hand on the trusted ones, hold the others, release when the clock is set."""
         if not readings:
             return
+        self._pass(readings)
+        if self._live is not None:
+            self._live(list(readings))
+
+    def tick(self) -> None:
+        """Release what is held once the clock is set, without waiting for a new reading (the run calls this
+        a few times a second: a run of only [[watch]] tables may take no reading for hours)."""
+        if self._synced_at is None or self.held or self._memory:
+            self._pass(())
+
+    def _pass(self, readings: Sequence[Reading]) -> None:
         with self._lock:  # held: what is handed on goes out in the order it was sorted in
             released, out = self._sort(readings)  # released: already in the outbox's records
             if out and self._outbox is not None:
                 self._outbox.add(out)  # first: an output that fails never costs a reading
             if (released or out) and self._show is not None:
                 self._show(released + out)
-        if self._live is not None:
-            self._live(list(readings))
 
     def _sort(self, readings: Sequence[Reading]) -> tuple[list[Reading], list[Reading]]:
         """(held readings released, now in the outbox's records; readings to hand on), in order."""

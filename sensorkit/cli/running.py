@@ -138,6 +138,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             while worker.is_alive():
                 redraw.wait(0.25)
                 redraw.clear()
+                sink.tick()  # held readings go once the clock is set, even when no new reading comes
                 if not closed.is_set():
                     try:
                         output.refresh()

@@ -353,3 +353,50 @@ def test_holding_console_shows_live_values_with_the_clock_marker() -> None:
     sync(clock)
     sink.add([taken(clock)])
     assert not any("clock not synchronised" in line for line in console.render())
+
+
+def test_holding_releases_at_the_sync_without_waiting_for_a_new_reading() -> None:
+    """A run of only [[watch]] tables may take no reading for hours after the sync: tick() releases."""
+    clock = wrong_clock()
+    shown = Collect()
+    sink = Timestamps(clock, show=shown)
+    first = taken(clock)
+    sink.add([first])
+    sink.tick()
+    assert shown.readings == []  # not synchronised: held, and a tick changes nothing
+    clock.advance(30.0)
+    sync(clock)
+    sink.tick()
+    assert [r.timestamp_ms for r in shown.readings] == [true_ms(1000.0)]
+    sink.tick()
+    assert len(shown.readings) == 1  # released once
+
+
+def test_holding_watched_files_are_held_and_stamped_like_sensor_readings(tmp_path: Path) -> None:
+    """A watched file's reading carries its monotonic time (sensorkit.watching stamps with clock.stamp): one
+    stamped just before the sync and handed on just after gets its true time, not the wrong clock's (judged
+    on arrival, it would pass as taken after the sync) nor a guess."""
+    from sensorkit.config import parse_config
+    from sensorkit.watching import Watching
+
+    directory = tmp_path / "files"
+    directory.mkdir()
+    (directory / "status").write_text("pump on\n")
+    config = parse_config(f'[[watch]]\npath = "{directory}"\ndevice_uid = "pi-1"\n'
+                          '[uploader.byteport]\nnamespace = "greenhouse"\nkey = "k"\ndevice_uid = "pi-1"\n',
+                          str(tmp_path / "sensorkit.toml"))
+    clock = wrong_clock()
+    shown = Collect()
+    sink = Timestamps(clock, show=shown)
+
+    def late_sink(readings: list[Reading]) -> None:  # NTP sets the clock between the stamp and the hand-over
+        clock.advance(1.0)
+        sync(clock)
+        sink.add(readings)
+
+    watching = Watching(config.enabled_watches, late_sink, clock=clock,
+                        wall_ns=lambda: (true_ms(clock.monotonic()) + 60_000) * 1_000_000)
+    watching.poll()
+    [reading] = shown.readings
+    assert (reading.series, reading.value) == ("status", "pump on\n")
+    assert reading.timestamp_ms == true_ms(1000.0)
