@@ -96,6 +96,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"OK: {config.source}: {len(config.enabled_sensors)} enabled sensor(s); board is 'auto' and this "
               "machine is not a known board, so buses and pins were not checked — add --board NAME to check them")
         _print_sensors([(s, _configured_where(s)) for s in config.enabled_sensors], args.verbose)
+        _print_watches(config)
         _print_uploaders(config, args.verbose)
         return EXIT_OK
     try:
@@ -104,8 +105,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
         raise BadInput(f"{config.source} does not fit board '{profile.name}':\n" + "\n".join(exc.problems)) from None
     print(f"OK: {config.source}: {len(resolved)} enabled sensor(s) on board {profile.name}")
     _print_sensors([(r.config, r.where()) for r in resolved], args.verbose)
+    _print_watches(config)
     _print_uploaders(config, args.verbose)
     return EXIT_OK
+
+
+def _print_watches(config: Any) -> None:
+    """The [[watch]] directories, one line each (none printed when there are none)."""
+    from sensorkit.durations import format_duration
+
+    if not config.watches:
+        return
+    print(f"{len(config.enabled_watches)} enabled watch(es) of a directory, to Byteport:")
+    for watch in config.watches:
+        if not watch.enabled:
+            print(f"  {watch.name:<16} disabled (enabled = false)")
+            continue
+        packed = f", {watch.compression}" if watch.compression else ""
+        print(f"  {watch.name:<16} {watch.path}/{watch.pattern} every {format_duration(watch.interval_s)} "
+              f"to device {watch.device_uid}{packed}")
 
 
 def _configured_where(sensor: Any) -> str:

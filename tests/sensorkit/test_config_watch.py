@@ -1,6 +1,7 @@
 """`[[watch]]` tables: keys, defaults, paths from the config file's directory, and every way to get one wrong."""
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -150,3 +151,15 @@ def test_validate_exits_2_for_a_watch_of_a_missing_directory(tmp_path: Path):
     assert_bad_input(sensorkit("validate", "-c", str(config), cwd=tmp_path),
                      f"sensorkit.toml:2: [[watch]] #1 key 'path': {tmp_path / 'files'} does not exist",
                      f"mkdir -p {tmp_path / 'files'}")
+
+
+def test_validate_lists_the_watches(tmp_path: Path):
+    (tmp_path / "files").mkdir()
+    config = write(tmp_path / "sensorkit.toml", '[[watch]]\npath = "files"\ninterval = "30s"\ncompression = "gzip"\n'
+                   '[[watch]]\nname = "old"\npath = "gone"\nenabled = false\n' + BYTEPORT)
+    os.chmod(config, 0o600)
+    result = sensorkit("validate", "-c", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "1 enabled watch(es) of a directory, to Byteport:" in result.stdout
+    assert f"  files            {tmp_path / 'files'}/* every 30s to device " in result.stdout
+    assert ", gzip" in result.stdout and "  old              disabled (enabled = false)" in result.stdout
