@@ -183,9 +183,13 @@ class Watching:
 
     def __init__(self, watches: Sequence[Any], sink: Callable[[list[Reading]], None], *, clock: Any = None,
                  commit: Callable[[], Any] | None = None, state_dir: str | os.PathLike[str] | None = None,
-                 wall_ns: Callable[[], int] = time.time_ns) -> None:
+                 wall_ns: Callable[[], int] = time.time_ns, trusted: Callable[[], bool] | None = None) -> None:
         self._clock = clock or SystemClock()
         self._sink = sink
+        # While the clock is not synchronised the sink holds what it is given, and held readings of a boot
+        # that ends before the sync are never sent: the record waits for the sync, so after such a reboot
+        # the files go again (with their true time) instead of counting as stored.
+        self._trusted = trusted
         self._commit = commit if state_dir is not None else None
         durable = state_dir is not None and commit is not None
         self.watches = [Watch(config, WatchState(state_path(state_dir, config.name) if durable else None,
@@ -230,7 +234,7 @@ class Watching:
     def _record(self) -> None:
         """Commit what was handed on, then write the records of the watches that changed."""
         dirty = [watch for watch in self.watches if watch.dirty]
-        if not dirty:
+        if not dirty or (self._trusted is not None and not self._trusted()):
             return
         if self._commit is None:
             for watch in dirty:
@@ -280,7 +284,8 @@ class Watching:
 # --------------------------------------------------------------------------- uploaders
 
 def watching_for(config: Any, sink: Callable[[list[Reading]], None], *, delivering: Any = None,
-                 state_dir: str | os.PathLike[str] | None = None, clock: Any = None) -> Watching:
+                 state_dir: str | os.PathLike[str] | None = None, clock: Any = None,
+                 trusted: Callable[[], bool] | None = None) -> Watching:
     """The watches of a run: their readings to `sink`, recorded in `state_dir` once `delivering`'s outbox has them."""
     commit = None
     if delivering is not None:
@@ -289,7 +294,7 @@ def watching_for(config: Any, sink: Callable[[list[Reading]], None], *, deliveri
         def commit() -> None:
             outbox.commit(sync=True)  # fsynced: the record is never ahead of what the outbox keeps
 
-    return Watching(config.enabled_watches, sink, clock=clock, commit=commit, state_dir=state_dir)
+    return Watching(config.enabled_watches, sink, clock=clock, commit=commit, state_dir=state_dir, trusted=trusted)
 
 
 def uploader_options(config: Any, uploader: Any) -> dict[str, Any]:

@@ -97,7 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                           show=None if console else show, live=show if console else None)
         sampler = system.sampler(sink.add)
         watching = watching_for(system.config, sink.add, delivering=delivering, state_dir=state_dir,
-                                clock=system.clock)
+                                clock=system.clock, trusted=lambda: sink.synchronized)
         if isinstance(output, ConsoleOutput):
             output.clock_note = sink.note
             output.status = sampler.status

@@ -338,3 +338,24 @@ def test_watching_run_ends_after_its_duration_on_the_fake_clock(files, clock):
     stepping = Stepping(wall_ms=1_700_000_000_000)
     Watching([watch(files, interval_s=2.0)], sink, clock=stepping).run(threading.Event(), duration_s=7.0)
     assert stepping.monotonic() == 1007.0 and list(sink.take()) == ["aa"]
+
+
+def test_watching_records_nothing_while_the_clock_is_not_trusted(files, state_dir, clock):
+    """Held readings of a boot that ends before the sync are never sent: until the sync the record is not
+    written, so after such a reboot the file goes again instead of counting as stored."""
+    settled(files / "aa", "1")
+    commits = Commits()
+    trusted = [False]
+    sink = Sink()
+    watching = Watching([watch(files)], sink, clock=clock, commit=commits, state_dir=state_dir,
+                        trusted=lambda: trusted[0])
+    watching.poll()
+    assert list(sink.take()) == ["aa"] and not state_path(state_dir, "files").exists()
+    rebooted = Watching([watch(files)], sink, clock=clock, commit=commits, state_dir=state_dir,
+                        trusted=lambda: trusted[0])
+    rebooted.poll()
+    assert list(sink.take()) == ["aa"]  # sent again: the first copy is held for good
+    trusted[0] = True
+    clock.advance(5)
+    rebooted.poll()
+    assert sink.take() == {} and "aa" in json.loads(state_path(state_dir, "files").read_text())["files"]
