@@ -161,9 +161,16 @@ class SimulatedClock(SystemClock):
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> SimulatedClock:
+        from sensorkit.errors import ConfigError
+
         env = os.environ if environ is None else environ
         offset = env.get("SENSORKIT_SIMULATED_CLOCK_OFFSET_MS", "0").strip() or "0"
-        return cls(synced_flag=env.get("SENSORKIT_SIMULATED_CLOCK_SYNCED") or None, offset_ms=int(offset),
+        try:
+            offset_ms = int(offset)
+        except ValueError:
+            raise ConfigError(f"SENSORKIT_SIMULATED_CLOCK_OFFSET_MS={offset!r} is not a whole number of milliseconds "
+                              "(e.g. -259200000: three days behind); set it to one, or unset it") from None
+        return cls(synced_flag=env.get("SENSORKIT_SIMULATED_CLOCK_SYNCED") or None, offset_ms=offset_ms,
                    boot_id=env.get("SENSORKIT_SIMULATED_BOOT_ID") or None)
 
     def synchronized(self) -> bool:

@@ -138,3 +138,11 @@ def test_config_device_clock_key() -> None:
     with pytest.raises(ConfigError, match=r"\[device\] key 'clock'.*\"trusted\"") as info:
         parse_config('[device]\nclock = "rtc"\n', "t.toml")
     assert "t.toml:2" in str(info.value)
+
+
+def test_clock_a_bad_simulated_offset_is_bad_input(tmp_path) -> None:
+    from tests.sensorkit.test_cli import assert_bad_input, sensorkit
+
+    result = sensorkit("run", "--simulate", "--duration", "1", "--output", "jsonl", cwd=tmp_path,
+                       env_extra={"SENSORKIT_SIMULATED_CLOCK_OFFSET_MS": "three days"})
+    assert_bad_input(result, "SENSORKIT_SIMULATED_CLOCK_OFFSET_MS='three days' is not a whole number")
