@@ -15,14 +15,12 @@ to a few ppm.
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
+import functools
 import os
 import threading
 import time
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
 # adjtimex(2): the return value TIME_ERROR and the status bit STA_UNSYNC both mean "not synchronised".
 TIME_ERROR = 5
@@ -33,20 +31,35 @@ SYNC_CHECK_INTERVAL_S = 1.0  # how often an unsynchronised clock asks the kernel
 CLOCK_MODES = ("auto", "ntp", "trusted")  # the [device] key `clock`
 
 
-@dataclass(frozen=True)
-class KernelClock:
+class KernelClock(NamedTuple):
     """What adjtimex(2) says of the system clock."""
 
     synchronised: bool
     max_error_us: int
 
 
-class _Timex(ctypes.Structure):
-    # struct timex up to `status` (the fields before it are a uint and four longs on every ABI),
-    # then room for the rest, which the kernel fills but nothing here reads.
-    _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long), ("freq", ctypes.c_long),
-                ("maxerror", ctypes.c_long), ("esterror", ctypes.c_long), ("status", ctypes.c_int),
-                ("rest", ctypes.c_char * 256)]
+@functools.cache
+def _adjtimex() -> tuple[Any, Any] | None:
+    """libc's adjtimex and the struct it fills, looked up once; None where there is none.
+
+    Imported here, not with the module: ctypes costs `sensorkit --help` 15 ms, and
+    find_library runs ldconfig.
+    """
+    import ctypes
+    import ctypes.util
+
+    class Timex(ctypes.Structure):
+        # struct timex up to `status` (the fields before it are a uint and four longs on every ABI),
+        # then room for the rest, which the kernel fills but nothing here reads.
+        _fields_ = [("modes", ctypes.c_uint), ("offset", ctypes.c_long), ("freq", ctypes.c_long),
+                    ("maxerror", ctypes.c_long), ("esterror", ctypes.c_long), ("status", ctypes.c_int),
+                    ("rest", ctypes.c_char * 256)]
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        return libc.adjtimex, Timex
+    except (OSError, AttributeError):
+        return None
 
 
 def adjtimex_clock() -> KernelClock | None:
@@ -55,12 +68,13 @@ def adjtimex_clock() -> KernelClock | None:
     Modes 0 only reads, so any user may ask. Whatever keeps the time (systemd-timesyncd,
     chrony, ntpd) clears STA_UNSYNC once it has set the clock.
     """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        call = libc.adjtimex
-    except (OSError, AttributeError):
+    import ctypes
+
+    found = _adjtimex()
+    if found is None:
         return None
-    timex = _Timex()
+    call, timex_type = found
+    timex = timex_type()
     state = call(ctypes.byref(timex))
     if state < 0:
         return None
@@ -88,6 +102,8 @@ def read_boot_id(root: str | os.PathLike[str] = "/") -> str:
         text = under(root, BOOT_ID_FILE).read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError):
         text = ""
+    import uuid
+
     return text or f"unknown-{uuid.uuid4()}"
 
 
