@@ -149,7 +149,6 @@ def _print_sensors(sensors: list[tuple[Any, str]], verbose: int) -> None:
             print(f"      options (with defaults): {options}")
 
 
-
 def _print_uploaders(config: Any, verbose: int = 0) -> None:
     from sensorkit.durations import format_duration
 

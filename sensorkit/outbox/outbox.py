@@ -161,14 +161,7 @@ class Outbox:
             queued = len(self._pending)
             if queued > self._max_pending:
                 self._trim_pending_locked()
-        if self._committer is not None:
-            if first or queued >= self._commit_batch:
-                self._wake.set()
-        elif self.due_in_s() <= 0:
-            try:
-                self.commit()
-            except OutboxError:
-                pass  # reported by commit(); the readings wait in memory for the next try
+        self._queued(first, queued)
 
     def add_held(self, items: HeldItems) -> None:
         """Queue readings taken while the clock was not synchronised, (boot id, monotonic ms, reading), to be
