@@ -134,16 +134,8 @@ def call(
         headers["Content-Type"] = "application/json"
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
-    try:
-        response = session.request(method, url, json=json_body, data=body, params=params, headers=headers,
-                                   timeout=timeout_s)
-    except requests.Timeout:
-        raise ServerUnreachable(f"no answer from {_origin(url)} within {timeout_s[1]:g} s") from None
-    except requests.RequestException as exc:
-        raise ServerUnreachable(f"cannot reach {_origin(url)}: {_reason(exc)}") from None
-    if response.status_code >= 400:
-        code, message = error_details(response)
-        raise HTTPError(response.status_code, code, message, retry_after(response.headers.get("Retry-After")))
+    response = request(session, method, url, json=json_body, data=body, params=params, headers=headers,
+                       timeout_s=timeout_s)
     if not response.content:
         return None
     try:
@@ -214,16 +206,18 @@ def request(
     data: Any = None,
     headers: dict[str, str] | None = None,
     timeout_s: tuple[float, float] = DEFAULT_TIMEOUT_S,
+    **more: Any,
 ) -> requests.Response:
     """Make one request whose successful answer the caller reads itself (a form POST, a text answer).
 
-    `data` is sent as requests sends it (a dict or list of pairs: a form).
-    Raises ServerUnreachable or HTTPError as `call` does; their messages name
-    the server's origin only, never the path or query string, which may carry
-    a key.
+    `data` is sent as requests sends it (a dict or list of pairs: a form);
+    `more` goes to `Session.request` as it is (`json`, `params`). Raises
+    ServerUnreachable or HTTPError (what `call` raises too); their messages
+    name the server's origin only, never the path or query string, which may
+    carry a key.
     """
     try:
-        response = session.request(method, url, data=data, headers=headers, timeout=timeout_s)
+        response = session.request(method, url, data=data, headers=headers, timeout=timeout_s, **more)
     except requests.Timeout:
         raise ServerUnreachable(f"no answer from {_origin(url)} within {timeout_s[1]:g} s") from None
     except requests.RequestException as exc:
