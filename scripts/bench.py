@@ -541,6 +541,18 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+# What a drain run samples besides its backlog: one simulated SHT3x (the uploader table follows).
+DRAIN_SENSOR = """[device]
+board = "simulated"
+
+[[sensor]]
+name = "air"
+driver = "sht3x"
+interval = "1s"
+
+"""
+
+
 def bench_iobeam_drain(total: int, *, latency_ms: float = 0, env: dict[str, str] | None = None) -> dict[str, Any]:
     """A backlog of `total` readings delivered by `sensorkit run` to the local iobeam server, as a Pi would.
 
@@ -567,15 +579,7 @@ def bench_iobeam_drain(total: int, *, latency_ms: float = 0, env: dict[str, str]
         last = (newest.series, newest.timestamp_ms)  # delivered in order: once it is there, all are
         del backlog
         config = Path(state) / "sensorkit.toml"
-        config.write_text(f"""[device]
-board = "simulated"
-
-[[sensor]]
-name = "air"
-driver = "sht3x"
-interval = "1s"
-
-[uploader.iobeam]
+        config.write_text(DRAIN_SENSOR + f"""[uploader.iobeam]
 project_id = {server.project_id}
 token = "{server.project_token}"
 base_url = "{server.url}/v1/"
@@ -797,28 +801,8 @@ def bench_byteport(instants: int) -> dict[str, Any]:
 TUNED_MOSQUITTO = "set_tcp_nodelay true\nmax_inflight_messages 1000\n"
 MQTT_FLEET_DEVICES = 100
 MQTT_FLEET_SECONDS = 60
-FLEET_CONFIG = """\
-[device]
-board = "simulated"
-
-[[sensor]]
-name = "greenhouse"
-driver = "sht3x"
-address = 0x44
-interval = "2s"
-
-[[sensor]]
-name = "outside"
-driver = "sht3x"
-address = 0x45
-interval = "5s"
-
-[[sensor]]
-name = "door"
-driver = "gpio_input"
-pin = "GPIO17"
-interval = "1s"
-
+# The fleet's devices run the built-in demo's sensors, with the MQTT uploader added.
+FLEET_UPLOADER = """
 [uploader.mqtt]
 host = "127.0.0.1"
 port = {port}
@@ -991,15 +975,7 @@ def bench_mqtt_drain(total: int, *, tuned: bool = False) -> dict[str, Any]:
         outbox.close()
         last = (newest.series, newest.timestamp_ms)
         config = Path(state) / "sensorkit.toml"
-        config.write_text(f"""[device]
-board = "simulated"
-
-[[sensor]]
-name = "air"
-driver = "sht3x"
-interval = "1s"
-
-[uploader.mqtt]
+        config.write_text(DRAIN_SENSOR + f"""[uploader.mqtt]
 host = "127.0.0.1"
 port = {broker.port}
 device_id = "bench"
@@ -1034,6 +1010,8 @@ def bench_mqtt_fleet(devices: int, seconds: float) -> dict[str, Any]:
     """`devices` processes of `sensorkit run --simulate` (the demo's sensors, Home Assistant on) publishing
     to one local mosquitto: their CPU per device over `seconds` once all are delivering, and whether the
     broker got every reading each printed (a subscriber of the bench's own counts them)."""
+    from sensorkit.system import DEMO_CONFIG
+
     with tempfile.TemporaryDirectory(dir=_bench_dir()) as work, _LocalMosquitto(work) as broker:
         counter = _Counter(broker.port, "sensorkit/#")
         runs = []
@@ -1041,7 +1019,8 @@ def bench_mqtt_fleet(devices: int, seconds: float) -> dict[str, Any]:
             device = f"dev{number:03d}"
             directory = Path(work) / device
             directory.mkdir()
-            (directory / "sensorkit.toml").write_text(FLEET_CONFIG.format(port=broker.port, device=device))
+            uploader = FLEET_UPLOADER.format(port=broker.port, device=device)
+            (directory / "sensorkit.toml").write_text(DEMO_CONFIG + uploader)
             out = open(directory / "readings.jsonl", "w")  # noqa: SIM115 - closed below
             child = subprocess.Popen([*sensorkit_command()[:-1], "run", "--simulate", "-c",
                                       str(directory / "sensorkit.toml"), "--state-dir", str(directory / "state"),
