@@ -217,17 +217,21 @@ def cmd_install(args: argparse.Namespace) -> int:
         for problem in problems:  # a stand-in root (tests): the real paths say nothing of it
             print(f"{PROG}: note: {problem}", file=sys.stderr)
         done = svc.install(settings, root=root, systemctl=_systemctl(args), force=args.force)
-    except svc.NotOurs as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
     except svc.ServiceError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return _failed(exc)
     print(f"{'replaced' if done.replaced else 'installed'} {done.unit}: runs {' '.join(settings.command)} as "
           f"{user.pw_name} with {settings.config}")
     print("enabled (starts at boot) and started; see how it goes with `sensorkit service status` or "
           "`journalctl -u sensorkit -f`")
     return EXIT_OK
+
+
+def _failed(exc: Exception) -> int:
+    """Say why a step failed: exit 2 for a file sensorkit will not touch (NotOurs), 1 when systemctl failed."""
+    from sensorkit import service as svc
+
+    print(f"{PROG}: error: {exc}", file=sys.stderr)
+    return EXIT_BAD_INPUT if isinstance(exc, svc.NotOurs) else EXIT_FAILED
 
 
 def _reach_problems(settings: Any, config_file: Path, user: Any, groups: Any) -> list[str]:
@@ -249,12 +253,8 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
     _need_root(args, "removing the service")
     try:
         removed = svc.uninstall(root=root, systemctl=_systemctl(args), force=args.force)
-    except svc.NotOurs as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
     except svc.ServiceError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return _failed(exc)
     if removed is None:
         print(f"not installed: there is no {svc.unit_path(root)}")
         return EXIT_OK
