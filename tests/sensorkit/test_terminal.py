@@ -29,10 +29,11 @@ WAIT_S = 30.0  # bound on every poll of the screen; the program itself runs a fe
 class Tmux:
     """A private tmux server with one session running a command."""
 
-    def __init__(self, command: list[str], *, cwd: Path, columns: int = 80, rows: int = 24) -> None:
+    def __init__(self, command: list[str], *, cwd: Path, columns: int = 80, rows: int = 24,
+                 env_extra: dict[str, str] | None = None) -> None:
         self.socket = f"sensorkit-test-{uuid.uuid4().hex[:8]}"
         env = dict(os.environ, XDG_CONFIG_HOME=str(cwd / "xdg-config"), XDG_STATE_HOME=str(cwd / "xdg-state"),
-                   TERM="xterm-256color")
+                   TERM="xterm-256color", **(env_extra or {}))
         shell_command = " ".join(_quote(part) for part in command)
         self._tmux("new-session", "-d", "-x", str(columns), "-y", str(rows), "-s", "t", shell_command,
                    cwd=cwd, env=env)
@@ -100,9 +101,9 @@ interval = "500ms"
 """)
 
 
-def _run_in_tmux(tmp_path: Path, *args: str, columns: int = 80) -> Tmux:
+def _run_in_tmux(tmp_path: Path, *args: str, columns: int = 80, env_extra: dict[str, str] | None = None) -> Tmux:
     command = [sys.executable, "-m", "sensorkit", "run", "--simulate", "--output", "console", *args]
-    return Tmux(command, cwd=tmp_path, columns=columns)
+    return Tmux(command, cwd=tmp_path, columns=columns, env_extra=env_extra)
 
 
 def test_terminal_live_table_leaves_no_copies_at_80_columns(tmp_path: Path, failing_config: Path) -> None:
@@ -153,3 +154,23 @@ def test_terminal_table_taller_than_the_screen_stays_in_place(tmp_path: Path) ->
         tmux.close()
     assert sum(row.startswith("sensorkit — board") for row in rows) == 1, "\n".join(rows)
     assert any("more line(s): make the terminal taller" in row for row in rows)
+
+
+def test_terminal_marks_an_unsynchronised_clock_and_drops_the_mark_at_the_sync(tmp_path: Path) -> None:
+    """Values live with "clock not synchronised" (cut to 80 columns) while readings are held; gone once set."""
+    synced = tmp_path / "synced"
+    clock = {"SENSORKIT_SIMULATED_CLOCK_SYNCED": str(synced), "SENSORKIT_SIMULATED_CLOCK_OFFSET_MS": "-259200000"}
+    tmux = _run_in_tmux(tmp_path, "--duration", "20", env_extra=clock)
+    try:
+        tmux.wait_until(lambda: any("clock not synchronised" in row for row in tmux.screen())
+                        and any(row.strip().startswith("greenhouse_temperature") for row in tmux.screen()),
+                        "the mark with live values")
+        marked = tmux.screen()
+        synced.touch()
+        tmux.wait_until(lambda: not any("clock not synchronised" in row for row in tmux.screen()),
+                        "the mark to go at the sync")
+    finally:
+        tmux.close()
+    assert all(len(row) <= 80 for row in marked), "\n".join(marked)
+    [mark] = [row for row in marked if "clock not synchronised" in row]
+    assert "reading(s) held until it is" in mark
